@@ -1,0 +1,188 @@
+"""Infinite-width DMFT of deep linear networks as T x T matrix algebra (spec section 4).
+
+Every order parameter is a T x T matrix over the steps t, s = 0..T-1: correlations C (e.g.
+C_v(t,s) = v(t).v(s)/D) and causal responses R. The equations of spec 4.3 (full batch, reused
+data) and 4.4 (one-pass SGD) are solved by Gauss-Seidel fixed-point sweeps on a growing time
+window: by causality the converged early rows stay correct, so each window only has to settle
+its new steps. All matrices that get inverted are lower triangular with a unit diagonal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .setting import Setting, divergence_threshold
+
+
+class DMFTConvergenceError(RuntimeError):
+    """The fixed-point iteration did not converge; no result is returned."""
+
+
+@dataclass
+class Order:
+    """Order parameters on a window of T steps (names as in spec 4.2)."""
+
+    C_v: np.ndarray
+    C_a: np.ndarray
+    R_v: np.ndarray
+    R_a: np.ndarray
+    R_D: np.ndarray  # R_Delta
+    C_D: np.ndarray  # C_Delta
+    C_h: list = field(default_factory=list)  # per hidden layer l = 1..L
+    C_g: list = field(default_factory=list)
+    R_h: list = field(default_factory=list)
+    R_g: list = field(default_factory=list)
+
+    @classmethod
+    def initial(cls, T: int, L: int) -> Order:
+        one, zero, eye = np.ones((T, T)), np.zeros((T, T)), np.eye(T)
+        return cls(one, one, zero, zero, eye, one.copy(),
+                   [one] * L, [one] * L, [zero] * L, [zero] * L)
+
+    def padded(self, T: int) -> Order:
+        """Extend to T steps: correlations by repeating the last row/column, responses by 0."""
+        T0 = self.C_v.shape[0]
+
+        def corr(A):
+            return np.pad(A, (0, T - T0), mode="edge")
+
+        def resp(A):
+            return np.pad(A, (0, T - T0))
+
+        R_D = resp(self.R_D)
+        R_D[np.arange(T0, T), np.arange(T0, T)] = 1.0
+        return Order(corr(self.C_v), corr(self.C_a), resp(self.R_v), resp(self.R_a), R_D,
+                     corr(self.C_D), [corr(A) for A in self.C_h], [corr(A) for A in self.C_g],
+                     [resp(A) for A in self.R_h], [resp(A) for A in self.R_g])
+
+    def correlations(self):
+        return [self.C_v, self.C_a, self.C_D, *self.C_h, *self.C_g]
+
+
+def _inv_unit_lower(A: np.ndarray) -> np.ndarray:
+    """Inverse of a lower-triangular matrix with unit diagonal (all NaN once entries overflow)."""
+    try:
+        return np.linalg.solve(A, np.eye(A.shape[0]))
+    except np.linalg.LinAlgError:
+        return np.full_like(A, np.nan)
+
+
+def sweep(o: Order, s: Setting) -> Order:
+    """One Gauss-Seidel sweep: weight space, data space, then hidden layers 1..L."""
+    T = o.C_v.shape[0]
+    I, ones = np.eye(T), np.ones((T, T))
+    Theta = np.tril(ones, -1)
+    g, nu, eta0, L = s.gamma, s.nu, s.eta0, s.L
+    ratio = s.alpha_B if s.online else s.alpha
+    sq = np.sqrt(ratio)
+
+    # --- weight space (one D-site) ---
+    M = o.R_g[0] / g + eta0 * Theta * o.C_g[0]  # effective kernel in time
+    signal = ones + o.C_g[0] / (g**2 * nu)  # teacher + finite-width init noise
+    G = _inv_unit_lower(I + M @ o.R_D)
+    F = _inv_unit_lower(I + o.R_D @ M)
+    C_v = G @ (signal + M @ o.C_D @ M.T / ratio) @ G.T
+    C_a = F @ o.C_D @ F.T / ratio + F @ o.R_D @ signal @ o.R_D.T @ F.T
+    R_v = -G @ M / sq
+    R_a = -F @ o.R_D / (g * np.sqrt(nu))
+
+    # --- data space (one P-site) ---
+    if s.online:  # fresh batch each step: white data noise, instantaneous response
+        R_D = I
+        C_D = np.diag(np.diag(C_v) + s.sigma**2)
+    else:
+        R_D = _inv_unit_lower(I - R_v / sq)
+        C_D = R_D @ (C_v + s.sigma**2 * ones) @ R_D.T
+
+    # --- hidden layers: h = xi + B g, g = zeta + E h ---
+    C_h, C_g, R_h, R_g = list(o.C_h), list(o.C_g), list(o.R_h), list(o.R_g)
+    c = eta0 * g
+    for l in range(L):
+        if l == 0:
+            C_xi, B = C_a, R_a / np.sqrt(nu) + c * Theta * C_a
+        else:
+            C_xi, B = C_h[l - 1], R_h[l - 1] + c * Theta * C_h[l - 1]
+        if l < L - 1:
+            C_zeta, E = C_g[l + 1], R_g[l + 1] + c * Theta * C_g[l + 1]
+        else:
+            C_zeta, E = ones, c * Theta  # g^L = w(t): w(0) plus its updates
+        H = _inv_unit_lower(I - B @ E)
+        HB, EH = H @ B, E @ H
+        K = I + E @ HB
+        C_h[l] = H @ (C_xi + B @ C_zeta @ B.T) @ H.T
+        C_g[l] = K @ C_zeta @ K.T + EH @ C_xi @ EH.T
+        R_h[l], R_g[l] = HB, EH
+    return Order(C_v, C_a, R_v, R_a, R_D, C_D, C_h, C_g, R_h, R_g)
+
+
+def _losses(o: Order, s: Setting):
+    test = np.diag(o.C_v) + s.sigma**2
+    train = test.copy() if s.online else np.diag(o.C_D).copy()
+    return test, train
+
+
+def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 300):
+    """Solve the DMFT for ``s.T`` steps.
+
+    Returns (order parameters, test loss, train loss, index of the first diverged step or
+    None). A run whose loss crosses the divergence threshold stops there: later steps are
+    left out of the order parameters and read inf in the losses. Raises
+    DMFTConvergenceError if a window does not converge within ``max_iter`` sweeps.
+    """
+    s.require_implemented()
+    T = s.T
+    threshold = divergence_threshold(1.0 + 1.0 / (s.gamma**2 * s.nu) + s.sigma**2)
+    o = Order.initial(min(window, T), s.L)
+    Tw = 0
+    while Tw < T:
+        Tw = min(Tw + window, T)
+        o = o.padded(Tw) if o.C_v.shape[0] < Tw else o
+        for it in range(max_iter):
+            with np.errstate(all="ignore"):
+                new = sweep(o, s)
+            old_c, new_c = o.correlations(), new.correlations()
+            finite = all(np.all(np.isfinite(A)) for A in new_c)
+            scale = max(1.0, max(np.max(np.abs(A)) for A in new_c)) if finite else np.inf
+            change = max(np.max(np.abs(a - b)) for a, b in zip(new_c, old_c)) / scale
+            o = new
+            if finite and change < tol:
+                break
+            test, _ = _losses(o, s)
+            # A window whose settled prefix already blew up is a divergence, not a failure.
+            if not finite or np.any(test[: Tw - window] > threshold):
+                break
+        test, train = _losses(o, s)
+        bad = ~np.isfinite(test) | (test > threshold)
+        if bad.any():
+            t_div = int(np.argmax(bad))
+            test_full, train_full = np.full(T, np.inf), np.full(T, np.inf)
+            test_full[:t_div], train_full[:t_div] = test[:t_div], train[:t_div]
+            return o, test_full, train_full, t_div
+        if not (finite and change < tol):
+            raise DMFTConvergenceError(
+                f"DMFT did not converge on steps 0..{Tw - 1} after {max_iter} sweeps "
+                f"(last relative change {change:.2e}) for {s}"
+            )
+    test, train = _losses(o, s)
+    return o, test, train, None
+
+
+def theory(s: Setting, **solver_options) -> pd.DataFrame:
+    """Infinite-width test and train loss of setting ``s``.
+
+    Columns: step, train_loss, test_loss, diverged. Under one-pass SGD the train (batch) loss
+    equals the test loss in expectation.
+    """
+    _, test, train, t_div = solve(s, **solver_options)
+    steps = np.arange(s.T)
+    return pd.DataFrame(
+        {
+            "step": steps,
+            "train_loss": train,
+            "test_loss": test,
+            "diverged": steps >= (s.T if t_div is None else t_div),
+        }
+    )

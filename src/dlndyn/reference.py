@@ -1,0 +1,38 @@
+"""Plain autodiff training of the same network: the independent check on the rank-one engine.
+
+The network is evaluated on the whole data matrix and differentiated with ``jax.grad``; the
+update is ``params -= eta * grad(loss / 2)`` with the raw learning rate eta = eta0 gamma^2 N.
+Tests compare its iterates with :func:`dlndyn.engine.rank_one_step`; the benchmark times both.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .engine import end_to_end
+
+
+def network(params, X, gamma):
+    """f(X) for the data matrix X (P x D), layer by layer."""
+    N, D = params["W0"].shape
+    H = X @ params["W0"].T / np.sqrt(D)
+    for W in params["Ws"]:
+        H = H @ W.T / np.sqrt(N)
+    return np.sqrt(D) / (gamma * N) * (H @ params["w"])
+
+
+def half_loss(params, X, y, gamma):
+    r = y - network(params, X, gamma)
+    return 0.5 * jnp.mean(r**2)
+
+
+def autodiff_step(params, X, y, eta0, gamma):
+    """One GD step by jax.grad. Same signature and returns as ``rank_one_step``."""
+    N = params["W0"].shape[0]
+    eta = eta0 * gamma**2 * N
+    loss2, grads = jax.value_and_grad(half_loss)(params, X, y, gamma)
+    new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
+    beta, _, _ = end_to_end(params, gamma)
+    return new, 2 * loss2, beta

@@ -1,0 +1,130 @@
+"""The physical setting of one training run, and every convention of the model in one place.
+
+Conventions (spec section 1-2; change them here and only here):
+
+* ``L`` hidden layers of width ``N = nu * D``; ``L + 1`` weight matrices (W^0, W^1..W^{L-1}, w).
+* readout multiplier ``sqrt(D) / (gamma N)``, learning rate ``eta = eta0 * gamma**2 * N``,
+  loss ``(1/P) sum_mu (y_mu - f(x_mu))**2`` and gradient descent on half of it.
+* ``gamma`` is the effective richness: ``gamma0`` under muP, ``gamma0 / sqrt(nu)`` under NTK.
+* test loss ``|beta* - beta|^2 / D + sigma^2`` (the label noise counts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+PARAMS = ("mup", "ntk")
+
+# A run whose test loss exceeds this multiple of max(1, initial loss), or turns non-finite,
+# is recorded as diverged from that step on (in simulation and theory alike).
+DIVERGENCE_FACTOR = 1e3
+
+
+def gamma_eff(gamma0: float, nu: float, param: str) -> float:
+    """Effective richness gamma of a parameterization (spec section 2)."""
+    return gamma0 if param == "mup" else gamma0 / math.sqrt(nu)
+
+
+def divergence_threshold(initial_loss: float) -> float:
+    return DIVERGENCE_FACTOR * max(1.0, initial_loss)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One training setting in the proportional limit's ratios.
+
+    Args:
+      L: number of hidden layers.
+      nu: width ratio N/D.
+      alpha: data ratio P/D of the training set reused every step (full-batch GD).
+      gamma0: richness (feature-learning strength).
+      eta0: learning-rate prefactor; the raw learning rate is eta0 * gamma**2 * N.
+      T: number of recorded steps (t = 0..T-1, t = 0 is the initial network).
+      sigma: label-noise standard deviation.
+      alpha_B: if set, one-pass SGD with a fresh batch of B = alpha_B*D points each step
+        (``alpha`` is then unused).
+      param: "mup" (gamma = gamma0) or "ntk" (gamma = gamma0/sqrt(nu)).
+      residual: residual network (not implemented yet).
+      beta0: residual branch multiplier (used only when ``residual``).
+    """
+
+    L: int = 1
+    nu: float = 1.0
+    alpha: float = 2.0
+    gamma0: float = 1.0
+    eta0: float = 0.1
+    T: int = 50
+    sigma: float = 0.0
+    alpha_B: float | None = None
+    param: str = "mup"
+    residual: bool = False
+    beta0: float = 1.0
+
+    def __post_init__(self) -> None:
+        def bad(field: str, why: str) -> ValueError:
+            return ValueError(f"Setting.{field}={getattr(self, field)!r}: {why}")
+
+        for name in ("L", "T"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) and not float(v).is_integer():
+                raise bad(name, "must be an integer")
+            object.__setattr__(self, name, int(v))
+            if getattr(self, name) < 1:
+                raise bad(name, "must be >= 1")
+        for name in ("nu", "alpha", "gamma0"):
+            v = getattr(self, name)
+            if not _is_number(v) or not v > 0 or math.isinf(v):
+                raise bad(name, "must be a finite number > 0")
+        for name in ("eta0", "sigma", "beta0"):
+            v = getattr(self, name)
+            if not _is_number(v) or not v >= 0 or math.isinf(v):
+                raise bad(name, "must be a finite number >= 0")
+        if self.alpha_B is not None and (
+            not _is_number(self.alpha_B) or not self.alpha_B > 0 or math.isinf(self.alpha_B)
+        ):
+            raise bad("alpha_B", "must be None (full batch) or a finite number > 0")
+        if self.param not in PARAMS:
+            raise bad("param", f"must be one of {PARAMS}")
+        if not isinstance(self.residual, bool):
+            raise bad("residual", "must be True or False")
+
+    # --- derived quantities (the conventions above) ---
+    @property
+    def gamma(self) -> float:
+        """Effective richness used in the readout and learning rate."""
+        return gamma_eff(self.gamma0, self.nu, self.param)
+
+    @property
+    def online(self) -> bool:
+        """One-pass SGD (fresh batch each step) instead of full-batch GD on reused data."""
+        return self.alpha_B is not None
+
+    def sizes(self, D: int) -> dict[str, int]:
+        """Finite sizes at input dimension D: width N, training set P (or batch B)."""
+        if int(D) != D or D < 1:
+            raise ValueError(f"D={D!r}: must be an integer >= 1")
+        ratio = self.alpha_B if self.online else self.alpha
+        return {
+            "D": int(D),
+            "N": max(1, round(self.nu * D)),
+            "P": max(1, round(ratio * D)),
+        }
+
+    def replace(self, **changes) -> Setting:
+        return dataclasses.replace(self, **changes)
+
+    def asdict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def require_implemented(self) -> None:
+        if self.residual:
+            raise NotImplementedError(
+                "Setting.residual=True: residual networks are not implemented yet "
+                "(simulation and theory cover the non-residual network only)"
+            )
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
