@@ -9,6 +9,7 @@ its new steps. All matrices that get inverted are lower triangular with a unit d
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,18 +71,21 @@ def _inv_unit_lower(A: np.ndarray) -> np.ndarray:
         return np.full_like(A, np.nan)
 
 
-def sweep(o: Order, s: Setting) -> Order:
-    """One Gauss-Seidel sweep: weight space, data space, then hidden layers 1..L."""
+def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) -> dict:
+    """Weight-space (one D-site) and data-space (one P-site) blocks of spec 4.3-4.4.
+
+    They see the hidden layers only through layer 1's backward correlation C_g1 and response
+    R_g1, so the plain and the residual network share them.
+    """
     T = o.C_v.shape[0]
     I, ones = np.eye(T), np.ones((T, T))
     Theta = np.tril(ones, -1)
-    g, nu, eta0, L = s.gamma, s.nu, s.eta0, s.L
+    g, nu = s.gamma, s.nu
     ratio = s.alpha_B if s.online else s.alpha
     sq = np.sqrt(ratio)
 
-    # --- weight space (one D-site) ---
-    M = o.R_g[0] / g + eta0 * Theta * o.C_g[0]  # effective kernel in time
-    signal = ones + o.C_g[0] / (g**2 * nu)  # teacher + finite-width init noise
+    M = R_g1 / g + s.eta0 * Theta * C_g1  # effective kernel in time
+    signal = ones + C_g1 / (g**2 * nu)  # teacher + finite-width init noise
     G = _inv_unit_lower(I + M @ o.R_D)
     F = _inv_unit_lower(I + o.R_D @ M)
     C_v = G @ (signal + M @ o.C_D @ M.T / ratio) @ G.T
@@ -89,23 +93,28 @@ def sweep(o: Order, s: Setting) -> Order:
     R_v = -G @ M / sq
     R_a = -F @ o.R_D / (g * np.sqrt(nu))
 
-    # --- data space (one P-site) ---
     if s.online:  # fresh batch each step: white data noise, instantaneous response
         R_D = I
         C_D = np.diag(np.diag(C_v) + s.sigma**2)
     else:
         R_D = _inv_unit_lower(I - R_v / sq)
         C_D = R_D @ (C_v + s.sigma**2 * ones) @ R_D.T
+    return {"C_v": C_v, "C_a": C_a, "R_v": R_v, "R_a": R_a, "R_D": R_D, "C_D": C_D}
 
-    # --- hidden layers: h = xi + B g, g = zeta + E h ---
+
+def hidden_block(o: Order, s: Setting) -> dict:
+    """Hidden layers l = 1..L of the plain network: h = xi + B g, g = zeta + E h."""
+    T = o.C_v.shape[0]
+    I, ones = np.eye(T), np.ones((T, T))
+    Theta = np.tril(ones, -1)
     C_h, C_g, R_h, R_g = list(o.C_h), list(o.C_g), list(o.R_h), list(o.R_g)
-    c = eta0 * g
-    for l in range(L):
+    c = s.eta0 * s.gamma
+    for l in range(s.L):
         if l == 0:
-            C_xi, B = C_a, R_a / np.sqrt(nu) + c * Theta * C_a
+            C_xi, B = o.C_a, o.R_a / np.sqrt(s.nu) + c * Theta * o.C_a
         else:
             C_xi, B = C_h[l - 1], R_h[l - 1] + c * Theta * C_h[l - 1]
-        if l < L - 1:
+        if l < s.L - 1:
             C_zeta, E = C_g[l + 1], R_g[l + 1] + c * Theta * C_g[l + 1]
         else:
             C_zeta, E = ones, c * Theta  # g^L = w(t): w(0) plus its updates
@@ -115,7 +124,19 @@ def sweep(o: Order, s: Setting) -> Order:
         C_h[l] = H @ (C_xi + B @ C_zeta @ B.T) @ H.T
         C_g[l] = K @ C_zeta @ K.T + EH @ C_xi @ EH.T
         R_h[l], R_g[l] = HB, EH
-    return Order(C_v, C_a, R_v, R_a, R_D, C_D, C_h, C_g, R_h, R_g)
+    return {"C_h": C_h, "C_g": C_g, "R_h": R_h, "R_g": R_g}
+
+
+def sweep(o: Order, s: Setting) -> Order:
+    """One Gauss-Seidel sweep of the plain network: weight and data space, then the layers."""
+    o = dataclasses.replace(o, **weight_data_block(o, s, o.C_g[0], o.R_g[0]))
+    return dataclasses.replace(o, **hidden_block(o, s))
+
+
+def _model(s: Setting):
+    """(initial order parameters, sweep) for the architecture of ``s``."""
+    s.require_implemented()
+    return Order.initial, sweep
 
 
 def _losses(o: Order, s: Setting):
@@ -132,10 +153,10 @@ def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 30
     left out of the order parameters and read inf in the losses. Raises
     DMFTConvergenceError if a window does not converge within ``max_iter`` sweeps.
     """
-    s.require_implemented()
+    initial, sweep = _model(s)
     T = s.T
     threshold = divergence_threshold(1.0 + 1.0 / (s.gamma**2 * s.nu) + s.sigma**2)
-    o = Order.initial(min(window, T), s.L)
+    o = initial(min(window, T), s.L)
     Tw = 0
     while Tw < T:
         Tw = min(Tw + window, T)

@@ -33,12 +33,16 @@ from .setting import DIVERGENCE_FACTOR, Setting
 # ----------------------------------------------------------------------------------------
 # Initial state and data (shared with the autodiff reference implementation)
 # ----------------------------------------------------------------------------------------
-def init_state(key, *, D: int, N: int, P: int, L: int, sigma, online: bool, dtype):
-    """Initial weights, teacher and (for full batch) the training set of one replicate."""
+def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, dtype):
+    """Initial weights, teacher and (for full batch) the training set of one replicate.
+
+    ``n_mid`` is the number of N x N matrices: L - 1 hidden-to-hidden layers, or L residual
+    branches.
+    """
     k_w0, k_ws, k_w, k_teacher, k_data = jax.random.split(key, 5)
     params = {
         "W0": jax.random.normal(k_w0, (N, D), dtype),
-        "Ws": jax.random.normal(k_ws, (L - 1, N, N), dtype),
+        "Ws": jax.random.normal(k_ws, (n_mid, N, N), dtype),
         "w": jax.random.normal(k_w, (N,), dtype),
     }
     beta_star = jax.random.normal(k_teacher, (D,), dtype)
@@ -84,8 +88,12 @@ def test_loss(beta, beta_star, sigma):
 # ----------------------------------------------------------------------------------------
 # The rank-one GD step
 # ----------------------------------------------------------------------------------------
-def rank_one_step(params, X, y, eta0, gamma):
-    """One exact GD step. Returns (new params, train loss, beta before the step)."""
+def rank_one_step(params, X, y, eta0, gamma, branch=None):
+    """One exact GD step. Returns (new params, train loss, beta before the step).
+
+    Every step function shares this signature; ``branch`` (the residual branch multiplier)
+    is unused by the plain network.
+    """
     N, D = params["W0"].shape
     P = X.shape[0]
     beta, g1, g_upper = end_to_end(params, gamma)
@@ -106,36 +114,43 @@ def rank_one_step(params, X, y, eta0, gamma):
     return new, delta @ delta / P, beta
 
 
-def train(step_fn, params, data, eta0, gamma, sigma, *, T: int, P: int):
+def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
     """Scan ``step_fn`` over T steps, freezing a run at the step its loss diverges.
 
     Returns per-step arrays (test_loss, train_loss, diverged); a diverged step reads inf.
     """
     dtype = params["W0"].dtype
-    beta0, _, _ = end_to_end(params, gamma)
-    threshold = DIVERGENCE_FACTOR * jnp.maximum(1.0, test_loss(beta0, data["beta_star"], sigma))
 
     def body(carry, t):
-        params, alive = carry
+        params, alive, threshold = carry
         X, y = batch_at(data, t, P, sigma, dtype)
-        new, train_l, beta = step_fn(params, X, y, eta0, gamma)
+        new, train_l, beta = step_fn(params, X, y, eta0, gamma, branch)
         test_l = test_loss(beta, data["beta_star"], sigma)
+        # the threshold is set by the initial loss (step 0)
+        threshold = jnp.where(t == 0, DIVERGENCE_FACTOR * jnp.maximum(1.0, test_l), threshold)
         ok = alive & jnp.isfinite(test_l) & jnp.isfinite(train_l) & (test_l < threshold)
         params = jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, params)
         out = (jnp.where(ok, test_l, jnp.inf), jnp.where(ok, train_l, jnp.inf), ~ok)
-        return (params, ok), out
+        return (params, ok, threshold), out
 
-    _, (test_l, train_l, diverged) = jax.lax.scan(body, (params, jnp.array(True)), jnp.arange(T))
+    carry = (params, jnp.array(True), jnp.array(jnp.inf, dtype))
+    _, (test_l, train_l, diverged) = jax.lax.scan(body, carry, jnp.arange(T))
     return test_l, train_l, diverged
 
 
-@partial(jax.jit, static_argnames=("step_fn", "D", "N", "P", "L", "T", "online", "dtype"))
-def run_grid(keys, eta0s, gamma, sigma, *, step_fn, D, N, P, L, T, online, dtype):
+@partial(jax.jit, static_argnames=("step_fn", "D", "N", "P", "n_mid", "T", "online", "dtype"))
+def run_grid(keys, eta0s, gamma, sigma, branch, *, step_fn, D, N, P, n_mid, T, online, dtype):
     """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T)."""
 
     def one_seed(key):
-        params, data = init_state(key, D=D, N=N, P=P, L=L, sigma=sigma, online=online, dtype=dtype)
-        return jax.vmap(lambda e: train(step_fn, params, data, e, gamma, sigma, T=T, P=P))(eta0s)
+        params, data = init_state(
+            key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online, dtype=dtype
+        )
+
+        def one_eta(eta0):
+            return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
+
+        return jax.vmap(one_eta)(eta0s)
 
     return jax.vmap(one_seed)(keys)
 
@@ -143,6 +158,12 @@ def run_grid(keys, eta0s, gamma, sigma, *, step_fn, D, N, P, L, T, online, dtype
 # ----------------------------------------------------------------------------------------
 # Public entry point
 # ----------------------------------------------------------------------------------------
+def step_for(s: Setting):
+    """The exact GD step function for the architecture of ``s``."""
+    s.require_implemented()
+    return rank_one_step
+
+
 def replicate_keys(seed: int, seeds: int):
     base = jax.random.key(int(seed))
     return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(int(seeds)))
@@ -156,15 +177,17 @@ def simulate(
     seed: int = 0,
     eta0_grid=None,
     dtype: str = "float32",
-    step_fn=rank_one_step,
+    step_fn=None,
 ) -> pd.DataFrame:
     """Train finite networks of input dimension D and return a tidy table.
 
     Columns: seed, step, train_loss, test_loss, diverged (and eta0 when ``eta0_grid`` is
     given: then the whole grid runs in one compiled call and ``s.eta0`` is ignored).
     ``train_loss`` is the full training-set loss, or the batch loss under one-pass SGD.
+    ``step_fn`` overrides the step (e.g. the autodiff reference); by default the rank-one step
+    of the architecture.
     """
-    s.require_implemented()
+    step_fn = step_for(s) if step_fn is None else step_fn
     if int(seeds) < 1:
         raise ValueError(f"seeds={seeds!r}: must be >= 1")
     sizes = s.sizes(D)
@@ -174,8 +197,9 @@ def simulate(
         jnp.asarray(grid, dtype),
         s.gamma,
         s.sigma,
+        s.branch,
         step_fn=step_fn,
-        L=s.L,
+        n_mid=s.L - 1,
         T=s.T,
         online=s.online,
         dtype=jnp.dtype(dtype),

@@ -28,7 +28,7 @@ def half_loss(params, X, y, gamma):
     return 0.5 * jnp.mean(r**2)
 
 
-def autodiff_step(params, X, y, eta0, gamma):
+def autodiff_step(params, X, y, eta0, gamma, branch=None):
     """One GD step by jax.grad. Same signature and returns as ``rank_one_step``."""
     N = params["W0"].shape[0]
     eta = eta0 * gamma**2 * N

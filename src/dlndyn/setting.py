@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 PARAMS = ("mup", "ntk")
+BRANCH_SCALES = ("inv_sqrt_L", "fixed")
 
 # A run whose test loss exceeds this multiple of max(1, initial loss), or turns non-finite,
 # is recorded as diverged from that step on (in simulation and theory alike).
@@ -46,8 +47,9 @@ class Setting:
       alpha_B: if set, one-pass SGD with a fresh batch of B = alpha_B*D points each step
         (``alpha`` is then unused).
       param: "mup" (gamma = gamma0) or "ntk" (gamma = gamma0/sqrt(nu)).
-      residual: residual network (not implemented yet).
+      residual: residual network (spec section 5).
       beta0: residual branch multiplier (used only when ``residual``).
+      branch_scale: "inv_sqrt_L" (branches scaled beta0/sqrt(L)) or "fixed" (beta0).
     """
 
     L: int = 1
@@ -61,6 +63,7 @@ class Setting:
     param: str = "mup"
     residual: bool = False
     beta0: float = 1.0
+    branch_scale: str = "inv_sqrt_L"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -87,6 +90,8 @@ class Setting:
             raise bad("alpha_B", "must be None (full batch) or a finite number > 0")
         if self.param not in PARAMS:
             raise bad("param", f"must be one of {PARAMS}")
+        if self.branch_scale not in BRANCH_SCALES:
+            raise bad("branch_scale", f"must be one of {BRANCH_SCALES}")
         if not isinstance(self.residual, bool):
             raise bad("residual", "must be True or False")
 
@@ -95,6 +100,11 @@ class Setting:
     def gamma(self) -> float:
         """Effective richness used in the readout and learning rate."""
         return gamma_eff(self.gamma0, self.nu, self.param)
+
+    @property
+    def branch(self) -> float:
+        """Residual branch multiplier: beta0/sqrt(L) or beta0 (spec section 5)."""
+        return self.beta0 / math.sqrt(self.L) if self.branch_scale == "inv_sqrt_L" else self.beta0
 
     @property
     def online(self) -> bool:
