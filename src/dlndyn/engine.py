@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from .residual import residual_step
 from .setting import DIVERGENCE_FACTOR, Setting
 
 
@@ -160,8 +161,7 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, step_fn, D, N, P, n_mid, T, o
 # ----------------------------------------------------------------------------------------
 def step_for(s: Setting):
     """The exact GD step function for the architecture of ``s``."""
-    s.require_implemented()
-    return rank_one_step
+    return residual_step if s.residual else rank_one_step
 
 
 def replicate_keys(seed: int, seeds: int):
@@ -199,7 +199,7 @@ def simulate(
         s.sigma,
         s.branch,
         step_fn=step_fn,
-        n_mid=s.L - 1,
+        n_mid=s.L if s.residual else s.L - 1,
         T=s.T,
         online=s.online,
         dtype=jnp.dtype(dtype),

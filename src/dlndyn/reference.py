@@ -36,3 +36,34 @@ def autodiff_step(params, X, y, eta0, gamma, branch=None):
     new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
     beta, _, _ = end_to_end(params, gamma)
     return new, 2 * loss2, beta
+
+
+# ----------------------------------------------------------------------------------------
+# Residual network (spec section 5): W^1..W^L are the branch matrices in params["Ws"]
+# ----------------------------------------------------------------------------------------
+def residual_network(params, X, gamma, branch):
+    """f(X) of the residual network: h <- h + branch W h / sqrt(N) for each block."""
+    N, D = params["W0"].shape
+    H = X @ params["W0"].T / np.sqrt(D)
+    for W in params["Ws"]:
+        H = H + branch * (H @ W.T) / np.sqrt(N)
+    return np.sqrt(D) / (gamma * N) * (H @ params["w"])
+
+
+def residual_half_loss(params, X, y, gamma, branch):
+    r = y - residual_network(params, X, gamma, branch)
+    return 0.5 * jnp.mean(r**2)
+
+
+def residual_autodiff_step(params, X, y, eta0, gamma, branch):
+    """One GD step of the residual network by jax.grad (same returns as ``rank_one_step``).
+
+    beta is read off the network itself (f(x) = beta.x/sqrt(D) on the basis vectors), not
+    from the backward vectors of the rank-one engine.
+    """
+    N, D = params["W0"].shape
+    eta = eta0 * gamma**2 * N
+    loss2, grads = jax.value_and_grad(residual_half_loss)(params, X, y, gamma, branch)
+    new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
+    beta = np.sqrt(D) * residual_network(params, jnp.eye(D, dtype=X.dtype), gamma, branch)
+    return new, 2 * loss2, beta

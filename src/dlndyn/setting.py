@@ -129,11 +129,7 @@ class Setting:
         return dataclasses.asdict(self)
 
     def require_implemented(self) -> None:
-        if self.residual:
-            raise NotImplementedError(
-                "Setting.residual=True: residual networks are not implemented yet "
-                "(simulation and theory cover the non-residual network only)"
-            )
+        """Every setting is implemented (plain and residual networks); kept for callers."""
 
 
 def _is_number(v) -> bool:
