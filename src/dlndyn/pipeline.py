@@ -1,0 +1,311 @@
+"""From a figure's config to runs, tidy tables and agreement numbers (used by the Snakemake rules).
+
+A figure has panels; a panel varies one or more Setting fields over values (a grid) on top of
+the figure's ``base`` setting and the panel's ``set`` overrides. Each grid point is a *run*
+(one curve): simulated at finite D over seeds, and solved by the DMFT. ``lr_sweep`` panels
+run each curve over an eta0 grid (one compiled call for all eta0 x seeds).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .dmft import DMFTConvergenceError, theory
+from .engine import simulate
+from .setting import Setting
+
+KINDS = ("dynamics", "lr_sweep")
+
+
+class ConfigError(ValueError):
+    """The config does not match the schema or describes an invalid setting."""
+
+
+# ----------------------------------------------------------------------------------------
+# Config validation
+# ----------------------------------------------------------------------------------------
+def _key_path(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def check_config(config: dict, schema_path) -> dict:
+    """Validate ``config`` against the JSON schema and every run's Setting.
+
+    Fills the schema's top-level defaults in place and returns the config. Raises ConfigError
+    whose message names the offending key.
+    """
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    for key, prop in schema.get("properties", {}).items():
+        if "default" in prop:
+            config.setdefault(key, prop["default"])
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for e in errors[:10]:
+            if e.validator == "additionalProperties":
+                extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+                for k in extra:
+                    lines.append(f"config key '{_key_path([*e.absolute_path, k])}' is not known")
+            else:
+                lines.append(f"config key '{_key_path(e.absolute_path)}': {e.message}")
+        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    for fig in config["figures"]:
+        for panel, pcfg in config["figures"][fig]["panels"].items():
+            try:
+                panel_runs(config, fig, panel)
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"config key 'figures.{fig}.panels.{panel}': {err}") from None
+    return config
+
+
+# ----------------------------------------------------------------------------------------
+# Runs
+# ----------------------------------------------------------------------------------------
+def format_value(v) -> str:
+    """Canonical text of a swept value, used in file names (0.5 -> '0.5', 2.0 -> '2')."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Run:
+    fig: str
+    panel: str
+    curve: str
+    kind: str
+    setting: Setting
+    vary: dict  # the swept fields and their values for this curve
+    D: int
+    seeds: int
+    eta0_grid: tuple | None
+
+    def params(self) -> dict:
+        """Plain dict for Snakemake params (changes to it rerun the job)."""
+        return {
+            "fig": self.fig,
+            "panel": self.panel,
+            "curve": self.curve,
+            "kind": self.kind,
+            "setting": self.setting.asdict(),
+            "vary": dict(self.vary),
+            "D": self.D,
+            "seeds": self.seeds,
+            "eta0_grid": None if self.eta0_grid is None else list(self.eta0_grid),
+        }
+
+    @classmethod
+    def from_params(cls, p: dict) -> Run:
+        p = dict(p)
+        p["setting"] = Setting(**p["setting"])
+        p["eta0_grid"] = None if p["eta0_grid"] is None else tuple(p["eta0_grid"])
+        return cls(**p)
+
+    def columns(self) -> dict:
+        """Identifying columns prepended to every table row of this run."""
+        return {"fig": self.fig, "panel": self.panel, "curve": self.curve,
+                **self.setting.asdict(), "D": self.D}
+
+
+def eta0_grid(spec) -> tuple | None:
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        grid = np.geomspace(spec["min"], spec["max"], int(spec["num"]))
+        return tuple(float(f"{x:.6g}") for x in grid)
+    return tuple(float(x) for x in spec)
+
+
+def panel_runs(config: dict, fig: str, panel: str) -> list[Run]:
+    fcfg = config["figures"][fig]
+    pcfg = fcfg["panels"][panel]
+    vary = pcfg.get("vary", {})
+    runs = []
+    for values in itertools.product(*vary.values()):
+        point = dict(zip(vary, values))
+        setting = Setting(**{**fcfg.get("base", {}), **pcfg.get("set", {}), **point})
+        curve = "_".join(f"{k}~{format_value(v)}" for k, v in point.items()) or "base"
+        runs.append(
+            Run(
+                fig=fig,
+                panel=panel,
+                curve=curve,
+                kind=pcfg.get("kind", "dynamics"),
+                setting=setting,
+                vary=point,
+                D=int(pcfg.get("D", fcfg["D"])),
+                seeds=int(pcfg.get("seeds", fcfg["seeds"])),
+                eta0_grid=eta0_grid(pcfg.get("eta0")),
+            )
+        )
+    return runs
+
+
+def figure_runs(config: dict, fig: str) -> list[Run]:
+    return [r for p in config["figures"][fig]["panels"] for r in panel_runs(config, fig, p)]
+
+
+def find_run(config: dict, fig: str, panel: str, curve: str) -> Run:
+    for run in panel_runs(config, fig, panel):
+        if run.curve == curve:
+            return run
+    raise KeyError(f"no run {fig}/{panel}/{curve} in the config")
+
+
+def design_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: the experimental design of a figure."""
+    rows = []
+    for r in runs:
+        rows.append({**r.columns(), "kind": r.kind, "seeds": r.seeds,
+                     "vary": ",".join(r.vary), "n_eta0": len(r.eta0_grid or ())})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------
+# Computing the tables
+# ----------------------------------------------------------------------------------------
+def device_name() -> str:
+    import jax
+
+    d = jax.devices()[0]
+    return f"{d.platform}:{getattr(d, 'device_kind', '')}"
+
+
+def simulate_run(run: Run, *, seed: int = 0, dtype: str = "float32", log=print) -> pd.DataFrame:
+    """Simulate one run over its seeds (and eta0 grid): tidy table with run columns."""
+    s = run.setting
+    start = time.perf_counter()
+    table = simulate(s, D=run.D, seeds=run.seeds, seed=seed, eta0_grid=run.eta0_grid, dtype=dtype)
+    if "eta0" not in table:
+        table.insert(0, "eta0", s.eta0)
+    sizes = s.sizes(run.D)
+    log(
+        f"{run.fig}/{run.panel}/{run.curve}: {run.seeds} seeds x {len(run.eta0_grid or [1])} eta0"
+        f" x {s.T} steps, N={sizes['N']} P={sizes['P']}, on {device_name()}:"
+        f" {time.perf_counter() - start:.1f} s, diverged runs:"
+        f" {int(table.groupby(['seed', 'eta0']).diverged.any().sum())}"
+    )
+    cols = {k: v for k, v in run.columns().items() if k != "eta0"}
+    table = table.assign(**cols, N=sizes["N"], P=sizes["P"], device=device_name())
+    return table
+
+
+def theory_run(run: Run, *, log=print) -> pd.DataFrame:
+    """DMFT of one run (each eta0 of its grid): tidy table with run columns.
+
+    A point whose solve does not converge is kept as a row with ``converged=False`` and NaN
+    losses, and logged; it is never silently dropped or filled in.
+    """
+    start = time.perf_counter()
+    grid = run.eta0_grid or (run.setting.eta0,)
+    parts = []
+    for eta0 in grid:
+        s = run.setting.replace(eta0=eta0)
+        try:
+            df = theory(s).assign(converged=True)
+        except DMFTConvergenceError as err:
+            log(f"WARNING: {err}")
+            steps = np.arange(s.T)
+            df = pd.DataFrame({"step": steps, "train_loss": np.nan, "test_loss": np.nan,
+                               "diverged": False, "converged": False})
+        parts.append(df.assign(eta0=eta0))
+    table = pd.concat(parts, ignore_index=True)
+    cols = {k: v for k, v in run.columns().items() if k not in ("eta0", "D")}
+    log(f"{run.fig}/{run.panel}/{run.curve}: DMFT, {len(grid)} eta0 x {run.setting.T} steps:"
+        f" {time.perf_counter() - start:.1f} s")
+    return table.assign(**cols)
+
+
+def write_table(df: pd.DataFrame, path) -> None:
+    """Write a table atomically (parquet or csv by suffix): never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if path.suffix == ".csv":
+            df.to_csv(tmp, index=False, float_format="%.6g")
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_tables(paths) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------
+# Summaries shared by plots and agreement tables
+# ----------------------------------------------------------------------------------------
+def seed_summary(sim: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """Mean and standard error over seeds per (panel, curve, eta0, step).
+
+    A point where any seed diverged has mean inf and ``diverged`` True.
+    """
+    keys = ["panel", "curve", "eta0", "step"]
+    g = sim.groupby(keys, sort=False)
+    out = g[quantity].agg(["mean", "sem"]).reset_index()
+    out["diverged"] = g["diverged"].any().values
+    out.loc[out.diverged, "mean"] = np.inf
+    return out
+
+
+def final_losses(table: pd.DataFrame, quantity: str = "test_loss") -> pd.DataFrame:
+    """The loss at the last step of each run and eta0 (mean and s.e.m. over seeds if simulated)."""
+    last = table[table.step == table.step.max()]
+    if "seed" in last:
+        return seed_summary(last, quantity)
+    out = last[["panel", "curve", "eta0", "step", quantity, "diverged"]]
+    return out.rename(columns={quantity: "mean"}).assign(sem=0.0)
+
+
+def agreement(sim: pd.DataFrame, th: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Theory vs simulation per curve: relative error of the seed-mean against the DMFT.
+
+    dynamics: over steps t >= 1 for test and train loss. lr_sweep: final test loss over the
+    eta0 grid points where neither diverged, plus both optimal eta0.
+    """
+    rows = []
+    quantities = ["test_loss", "train_loss"] if kind == "dynamics" else ["test_loss"]
+    for q in quantities:
+        if kind == "dynamics":
+            s = seed_summary(sim[sim.step >= 1], q)
+            t = th[th.step >= 1][["panel", "curve", "eta0", "step", q, "diverged"]]
+        else:
+            s, t = final_losses(sim, q), final_losses(th, q).rename(columns={"mean": q})
+        m = s.merge(t, on=["panel", "curve", "eta0", "step"], suffixes=("", "_th"))
+        ok = ~m.diverged & ~m.diverged_th & np.isfinite(m[q]) & (m[q] > 0)
+        m = m[ok]
+        m["rel_err"] = (m["mean"] - m[q]).abs() / m[q]
+        m["rel_sem"] = m["sem"] / m[q]
+        for (panel, curve), c in m.groupby(["panel", "curve"], sort=False):
+            row = {"panel": panel, "curve": curve, "quantity": q, "n_points": len(c),
+                   "rel_err_mean": c.rel_err.mean(), "rel_err_max": c.rel_err.max(),
+                   "rel_sem_mean": c.rel_sem.mean()}
+            if kind == "lr_sweep":
+                row["eta0_opt_sim"] = _argmin_eta0(s[(s.panel == panel) & (s.curve == curve)])
+                row["eta0_opt_theory"] = _argmin_eta0(
+                    t[(t.panel == panel) & (t.curve == curve)].rename(columns={q: "mean"}))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _argmin_eta0(summary: pd.DataFrame) -> float:
+    finite = summary[np.isfinite(summary["mean"]) & ~summary["diverged"]]
+    return math.nan if finite.empty else float(finite.loc[finite["mean"].idxmin(), "eta0"])

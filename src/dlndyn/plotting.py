@@ -1,0 +1,148 @@
+"""Paper figures from the tidy tables: simulation solid (mean over seeds, +-1 s.e.m. band),
+DMFT theory dashed, one colour per curve, log axes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from .pipeline import final_losses, seed_summary  # noqa: E402
+
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9.5,
+    "legend.fontsize": 7.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "lines.linewidth": 1.6,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,
+    "svg.hashsalt": "dlndyn",
+}
+
+SYMBOLS = {"nu": r"\nu", "alpha": r"\alpha", "alpha_B": r"\alpha_B", "gamma0": r"\gamma_0",
+           "eta0": r"\eta_0", "sigma": r"\sigma", "beta0": r"\beta_0", "L": "L"}
+
+DIVERGED_MARKER = dict(marker="x", ms=5, mew=1.2, ls="none")
+
+
+def curve_label(vary: dict) -> str:
+    parts = [f"${SYMBOLS.get(k, k)}={_num(v)}$" for k, v in vary.items()]
+    return ", ".join(parts)
+
+
+def _num(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def _colors(n: int):
+    cmap = plt.get_cmap("viridis")
+    return [cmap(x) for x in np.linspace(0.0, 0.85, max(n, 1))]
+
+
+def _curves(design: pd.DataFrame, panel: str):
+    rows = design[design.panel == panel]
+    for (_, row), color in zip(rows.iterrows(), _colors(len(rows))):
+        vary = {k: row[k] for k in str(row["vary"]).split(",") if k}
+        yield row["curve"], curve_label(vary), color
+
+
+def plot_dynamics(ax, pcfg, design, sim, th, panel):
+    show_train = pcfg.get("show_train", False)
+    for curve, label, color in _curves(design, panel):
+        for q, alpha, lw in [("test_loss", 1.0, 1.6), ("train_loss", 0.55, 1.0)][: 1 + show_train]:
+            s = seed_summary(sim[(sim.panel == panel) & (sim.curve == curve) & (sim.step >= 1)], q)
+            finite = s[np.isfinite(s["mean"])]
+            lo = np.clip(finite["mean"] - finite["sem"], 1e-300, None)
+            ax.plot(finite.step, finite["mean"], color=color, alpha=alpha, lw=lw,
+                    label=label if q == "test_loss" else None)
+            ax.fill_between(finite.step, lo, finite["mean"] + finite["sem"], color=color,
+                            alpha=0.18 * alpha, lw=0)
+            if len(finite) < len(s) and len(finite):  # diverged: mark where it blew up
+                ax.plot(finite.step.iloc[-1], finite["mean"].iloc[-1], color=color,
+                        **DIVERGED_MARKER)
+            t = th[(th.panel == panel) & (th.curve == curve) & (th.step >= 1)]
+            t = t[np.isfinite(t[q])]
+            ax.plot(t.step, t[q], color=color, alpha=alpha, lw=lw, ls=(0, (3, 2)))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel("test loss $\\mathcal{L}(t)$" + (", train $\\hat{\\mathcal{L}}(t)$ (faint)"
+                                                    if show_train else ""))
+
+
+def plot_lr_sweep(ax, pcfg, design, sim, th, panel):
+    ymax = 0.0
+    for curve, label, color in _curves(design, panel):
+        s = final_losses(sim[(sim.panel == panel) & (sim.curve == curve)])
+        t = final_losses(th[(th.panel == panel) & (th.curve == curve)])
+        ok = s[np.isfinite(s["mean"]) & ~s.diverged]
+        ax.errorbar(ok.eta0, ok["mean"], yerr=ok["sem"], color=color, marker="o", ms=3,
+                    capsize=0, label=label)
+        tok = t[np.isfinite(t["mean"]) & ~t.diverged]
+        ax.plot(tok.eta0, tok["mean"], color=color, ls=(0, (3, 2)), lw=1.2)
+        if len(ok):
+            best = ok.loc[ok["mean"].idxmin()]
+            ax.plot(best.eta0, best["mean"], color=color, marker="*", ms=10, mec="k", mew=0.5)
+            ymax = max(ymax, ok["mean"].max(), tok["mean"].max() if len(tok) else 0.0)
+        div = s[s.diverged]
+        if len(div):
+            ax.plot(div.eta0, np.full(len(div), np.nan), color=color)  # keeps colour order
+            ax.plot(div.eta0, [1.0] * len(div), color=color, transform=ax.get_xaxis_transform(),
+                    clip_on=False, **DIVERGED_MARKER)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate $\\eta_0$")
+    ax.set_ylabel(f"test loss at $t={int(sim.step.max())}$")
+
+
+PLOTTERS = {"dynamics": plot_dynamics, "lr_sweep": plot_lr_sweep}
+
+
+def style_legend_handles(kind: str):
+    handles = [Line2D([], [], color="0.3", label="simulation"),
+               Line2D([], [], color="0.3", ls=(0, (3, 2)), label="DMFT theory")]
+    if kind == "lr_sweep":
+        handles += [Line2D([], [], color="0.3", marker="*", ls="none", ms=8, label="optimum"),
+                    Line2D([], [], color="0.3", label="diverged", **DIVERGED_MARKER)]
+    return handles
+
+
+def plot_figure(fcfg: dict, design: pd.DataFrame, sim: pd.DataFrame, th: pd.DataFrame, outputs):
+    """Draw every panel of a figure and save it to each path in ``outputs`` (pdf, png, ...)."""
+    panels = list(fcfg["panels"])
+    rows, cols = fcfg.get("layout", [1, len(panels)])
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.6 * rows), squeeze=False)
+        for ax, panel in zip(axes.flat, panels):
+            pcfg = fcfg["panels"][panel]
+            kind = pcfg.get("kind", "dynamics")
+            PLOTTERS[kind](ax, pcfg, design, sim, th, panel)
+            ax.set_title(f"({panel}) {pcfg.get('title', '')}", loc="left")
+            leg = ax.legend(loc="best", handlelength=1.6)
+            ax.add_artist(leg)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.set_visible(False)
+        kinds = {fcfg["panels"][p].get("kind", "dynamics") for p in panels}
+        handles = style_legend_handles("lr_sweep" if "lr_sweep" in kinds else "dynamics")
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles),
+                   bbox_to_anchor=(0.5, 1.0 + 0.02 / rows))
+        if fcfg.get("title"):
+            fig.suptitle(fcfg["title"], y=1.0 + 0.09 / rows, fontsize=10.5)
+        fig.tight_layout()
+        for out in outputs:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(out, metadata={"CreationDate": None} if str(out).endswith(".pdf") else None)
+        plt.close(fig)

@@ -1,0 +1,46 @@
+# Config validation, paths and the input functions shared by the rules.
+import os
+
+from dlndyn import pipeline
+
+pipeline.check_config(
+    config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+)
+
+RESULTS = config["results"]
+FIGDIR = config["figures_dir"]
+
+
+wildcard_constraints:
+    fig="fig[0-9]+",
+    panel="[a-z]",
+    curve="[^/]+",
+
+
+def run_params(wildcards):
+    """The run behind a (fig, panel, curve) path, as plain params (a change reruns the job)."""
+    return pipeline.find_run(config, wildcards.fig, wildcards.panel, wildcards.curve).params()
+
+
+def figure_tables(source):
+    """Input function: every run table of one source ('sim' or 'theory') of a figure."""
+
+    def inputs(wildcards):
+        return [
+            f"{RESULTS}/{wildcards.fig}/{source}/{run.panel}/{run.curve}.parquet"
+            for run in pipeline.figure_runs(config, wildcards.fig)
+        ]
+
+    return inputs
+
+
+def figure_files(fig):
+    return [
+        f"{FIGDIR}/{fig}.pdf",
+        f"{FIGDIR}/{fig}.png",
+        f"{FIGDIR}/{fig}_agreement.csv",
+    ]
+
+
+def all_figure_files():
+    return [path for fig in config["figures"] for path in figure_files(fig)]

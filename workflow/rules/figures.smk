@@ -1,0 +1,49 @@
+# Figure stage: plots and agreement tables only read the tidy tables (restyling reruns nothing).
+# ------------------------------------------------------------------------------------------
+rule agreement:
+    input:
+        sim=figure_tables("sim"),
+        theory=figure_tables("theory"),
+    output:
+        f"{FIGDIR}/{{fig}}_agreement.csv",
+    log:
+        f"{RESULTS}/logs/{{fig}}/agreement.log",
+    params:
+        kinds=lambda wildcards: {
+            panel: pcfg.get("kind", "dynamics")
+            for panel, pcfg in config["figures"][wildcards.fig]["panels"].items()
+        },
+    message:
+        "{wildcards.fig}: theory vs simulation agreement"
+    script:
+        "../scripts/agreement.py"
+
+
+# ------------------------------------------------------------------------------------------
+rule plot:
+    input:
+        design=f"{RESULTS}/{{fig}}/design.csv",
+        sim=figure_tables("sim"),
+        theory=figure_tables("theory"),
+    output:
+        pdf=f"{FIGDIR}/{{fig}}.pdf",
+        png=f"{FIGDIR}/{{fig}}.png",
+    log:
+        f"{RESULTS}/logs/{{fig}}/plot.log",
+    params:
+        figure=lambda wildcards: config["figures"][wildcards.fig],
+    message:
+        "{wildcards.fig}: plot"
+    script:
+        "../scripts/plot.py"
+
+
+# One target per figure ---------------------------------------------------------------------
+rule fig1:
+    input:
+        figure_files("fig1"),
+
+
+rule fig2:
+    input:
+        figure_files("fig2"),

@@ -1,0 +1,21 @@
+"""Snakemake adapter: theory vs simulation agreement table of one figure."""
+import sys
+
+import pandas as pd
+
+from dlndyn import pipeline
+
+
+def main(sm):
+    sys.stderr = open(sm.log[0], "w")
+    sim, th = pipeline.read_tables(sm.input.sim), pipeline.read_tables(sm.input.theory)
+    parts = []
+    for panel, kind in sm.params.kinds.items():
+        part = pipeline.agreement(sim[sim.panel == panel], th[th.panel == panel], kind)
+        parts.append(part.assign(kind=kind))
+    table = pd.concat(parts, ignore_index=True)
+    print(table.to_string(index=False), file=sys.stderr)
+    pipeline.write_table(table, sm.output[0])
+
+
+main(snakemake)  # noqa: F821
