@@ -79,8 +79,7 @@ def plot_dynamics(ax, pcfg, design, sim, th, panel):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step $t$")
-    ax.set_ylabel("test loss $\\mathcal{L}(t)$" + (", train $\\hat{\\mathcal{L}}(t)$ (faint)"
-                                                    if show_train else ""))
+    ax.set_ylabel("loss (test solid, train faint)" if show_train else "test loss")
 
 
 def plot_lr_sweep(ax, pcfg, design, sim, th, panel):

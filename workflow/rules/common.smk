@@ -1,5 +1,9 @@
 # Config validation, paths and the input functions shared by the rules.
 import os
+import sys
+
+# The workflow imports dlndyn from this checkout (its scripts do so via scripts/_src.py).
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from dlndyn import pipeline
 

@@ -7,6 +7,8 @@ rule design:
         f"{RESULTS}/logs/{{fig}}/design.log",
     params:
         runs=lambda wildcards: [r.params() for r in pipeline.figure_runs(config, wildcards.fig)],
+    conda:
+        "../../environment.yml"
     message:
         "{wildcards.fig}: experimental design"
     script:

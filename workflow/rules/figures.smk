@@ -13,6 +13,8 @@ rule agreement:
             panel: pcfg.get("kind", "dynamics")
             for panel, pcfg in config["figures"][wildcards.fig]["panels"].items()
         },
+    conda:
+        "../../environment.yml"
     message:
         "{wildcards.fig}: theory vs simulation agreement"
     script:
@@ -32,6 +34,8 @@ rule plot:
         f"{RESULTS}/logs/{{fig}}/plot.log",
     params:
         figure=lambda wildcards: config["figures"][wildcards.fig],
+    conda:
+        "../../environment.yml"
     message:
         "{wildcards.fig}: plot"
     script:

@@ -12,6 +12,8 @@ rule simulate:
         dtype=config["dtype"],
     resources:
         gpu=1,
+    conda:
+        "../../environment.yml"
     message:
         "{wildcards.fig} ({wildcards.panel}) {wildcards.curve}: simulate"
     script:

@@ -7,6 +7,8 @@ rule theory:
         f"{RESULTS}/logs/{{fig}}/theory/{{panel}}/{{curve}}.log",
     params:
         run=run_params,
+    conda:
+        "../../environment.yml"
     message:
         "{wildcards.fig} ({wildcards.panel}) {wildcards.curve}: DMFT theory"
     script:

@@ -1,6 +1,7 @@
 """Snakemake adapter: write a figure's experimental design table."""
 import sys
 
+import _src  # noqa: F401  (puts this checkout's src/ first on sys.path)
 from dlndyn import pipeline
 
 

@@ -3,6 +3,7 @@ import sys
 
 import pandas as pd
 
+import _src  # noqa: F401  (puts this checkout's src/ first on sys.path)
 from dlndyn import pipeline, plotting
 
 

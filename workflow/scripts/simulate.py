@@ -4,6 +4,7 @@ import sys
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # jobs may share one GPU
 
+import _src  # noqa: F401  (puts this checkout's src/ first on sys.path)
 from dlndyn import pipeline  # noqa: E402
 
 

@@ -1,6 +1,7 @@
 """Snakemake adapter: solve the DMFT of one run into a tidy table."""
 import sys
 
+import _src  # noqa: F401  (puts this checkout's src/ first on sys.path)
 from dlndyn import pipeline
 
 
