@@ -1,0 +1,154 @@
+"""Config validation, run expansion, tables and agreement of the pipeline layer."""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from dlndyn import Setting, pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(name="config.yaml"):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def merged(*names):
+    """Config files merged the way Snakemake merges --configfile over the default."""
+
+    def merge(base, over):
+        for k, v in over.items():
+            if isinstance(v, dict) and isinstance(base.get(k), dict):
+                merge(base[k], v)
+            else:
+                base[k] = v
+        return base
+
+    config = {}
+    for name in names:
+        merge(config, load(name))
+    return config
+
+
+@pytest.mark.parametrize("names", [["config.yaml"], ["config.yaml", "ci.yaml"],
+                                   ["config.yaml", "paper.yaml"]])
+def test_shipped_configs_are_valid(names):
+    config = pipeline.check_config(merged(*names), SCHEMA)
+    assert config["seed"] == 0
+    for fig in config["figures"]:
+        assert pipeline.figure_runs(config, fig)
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda c: c["figures"]["fig1"].update(Dd=3), "figures.fig1.Dd"),
+        (lambda c: c["figures"]["fig1"].update(D="big"), "figures.fig1.D"),
+        (lambda c: c["figures"]["fig1"]["base"].update(nu=-1.0), "figures.fig1.base.nu"),
+        (lambda c: c["figures"]["fig2"]["panels"]["a"]["set"].update(param="sp"),
+         "figures.fig2.panels.a.set.param"),
+        (lambda c: c["figures"]["fig1"]["panels"]["a"]["vary"].update(width=[1]),
+         "figures.fig1.panels.a.vary"),
+        (lambda c: c.update(seeed=1), "seeed"),
+        (lambda c: c["figures"]["fig2"]["panels"]["a"].pop("eta0"), "figures.fig2.panels.a"),
+        # schema-valid but an invalid Setting: L must be an integer
+        (lambda c: c["figures"]["fig1"]["panels"]["c"]["vary"].update(L=[1.5]),
+         "figures.fig1.panels.c"),
+    ],
+)
+def test_bad_config_names_the_key(edit, key):
+    config = copy.deepcopy(load())
+    edit(config)
+    with pytest.raises(pipeline.ConfigError, match=f"'{key}"):
+        pipeline.check_config(config, SCHEMA)
+
+
+def test_runs_expand_the_panel_grid():
+    config = pipeline.check_config(load(), SCHEMA)
+    runs = pipeline.panel_runs(config, "fig1", "a")
+    nus = config["figures"]["fig1"]["panels"]["a"]["vary"]["nu"]
+    assert [r.setting.nu for r in runs] == nus
+    assert all(r.setting.param == "ntk" for r in runs)  # the panel's `set` override
+    assert runs[0].curve == "nu~0.5" and pipeline.format_value(2.0) == "2"
+    # params round-trip (what Snakemake passes to the scripts)
+    for r in runs:
+        assert pipeline.Run.from_params(r.params()) == r
+    sweep = pipeline.panel_runs(config, "fig2", "b")[0]
+    grid = sweep.eta0_grid
+    assert len(grid) == 12 and np.isclose(grid[0], 0.02) and np.isclose(grid[-1], 0.6)
+    assert np.allclose(np.diff(np.log(grid)), np.log(grid[1] / grid[0]), rtol=1e-4)
+    assert pipeline.find_run(config, "fig2", "b", sweep.curve) == sweep
+    with pytest.raises(KeyError):
+        pipeline.find_run(config, "fig2", "b", "nu~3")
+
+
+def test_write_table_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "sub" / "t.parquet"
+    df = pd.DataFrame({"step": [0, 1], "test_loss": [1.0, 0.5]})
+    pipeline.write_table(df, path)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), df)
+
+    # a write that fails midway leaves the old file untouched and no temporary behind
+    def broken(self, tmp, index=False):
+        Path(tmp).write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    with pytest.raises(OSError):
+        pipeline.write_table(df.assign(test_loss=[9.0, 9.0]), path)
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(pd.read_parquet(path), df)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["t.parquet"]
+
+
+def _fake_tables(kind):
+    """Simulation = theory * (1 + 0.1 * seed_sign): seed mean equals theory exactly."""
+    steps, etas = np.arange(5), [0.1, 0.2, 0.4]
+    th = pd.DataFrame([{"panel": "a", "curve": "c", "eta0": e, "step": t,
+                        "test_loss": (1 + e) / (1 + t), "train_loss": 0.5 / (1 + t),
+                        "diverged": e == 0.4 and t >= 3} for e in etas for t in steps])
+    sims = []
+    for seed, sign in [(0, 1.0), (1, -1.0)]:
+        sim = th.copy()
+        sim["seed"] = seed
+        sim[["test_loss", "train_loss"]] *= 1 + 0.1 * sign
+        sims.append(sim)
+    return pd.concat(sims), th
+
+
+def test_agreement_of_exact_mean_is_zero_and_detects_bias():
+    sim, th = _fake_tables("dynamics")
+    sim, th = sim[sim.eta0 == 0.1], th[th.eta0 == 0.1]
+    table = pipeline.agreement(sim, th, "dynamics")
+    assert set(table.quantity) == {"test_loss", "train_loss"}
+    assert np.allclose(table.rel_err_max, 0, atol=1e-12)
+    assert (table.n_points == 4).all()  # steps 1..4
+    biased = sim.assign(test_loss=sim.test_loss * 1.2)
+    t = pipeline.agreement(biased, th, "dynamics").set_index("quantity")
+    assert np.isclose(t.loc["test_loss", "rel_err_mean"], 0.2)
+
+
+def test_agreement_lr_sweep_skips_diverged_and_finds_optima():
+    sim, th = _fake_tables("lr_sweep")
+    table = pipeline.agreement(sim, th, "lr_sweep")
+    row = table.iloc[0]
+    assert row.n_points == 2  # eta0 = 0.4 diverged at the last step in both
+    assert row.eta0_opt_sim == row.eta0_opt_theory == 0.1
+
+
+def test_simulate_and_theory_runs_make_tidy_tables():
+    s = Setting(L=1, nu=1.0, alpha=2.0, eta0=0.1, T=6)
+    run = pipeline.Run(fig="fig9", panel="a", curve="nu~1", kind="lr_sweep", setting=s,
+                       vary={"nu": 1.0}, D=16, seeds=2, eta0_grid=(0.1, 0.2))
+    sim = pipeline.simulate_run(run, log=lambda m: None)
+    assert len(sim) == 2 * 2 * 6
+    assert {"fig", "panel", "curve", "seed", "eta0", "step", "test_loss", "nu", "D", "N",
+            "device"} <= set(sim.columns)
+    th = pipeline.theory_run(run, log=lambda m: None)
+    assert len(th) == 2 * 6 and th.converged.all()
+    assert np.allclose(th.test_loss[th.step == 0], 2.0)  # 1 + 1/(gamma^2 nu)
