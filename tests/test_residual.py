@@ -99,6 +99,20 @@ def test_dense_and_shooting_solves_agree():
     np.testing.assert_allclose(o.R_g1, o2.R_g1, atol=1e-9)
 
 
+def test_equal_time_responses_are_exact():
+    # the kernels pin R_h^l(t,t) to -(b/(gamma nu))(1+b^2)^(l-1); the block's own output
+    # (computed from the full solve, not pinned) must reproduce it at the fixed point
+    s = Setting(L=4, nu=0.7, alpha=1.5, gamma0=1.3, eta0=0.05, sigma=0.2, T=12,
+                residual=True, beta0=1.2)
+    o, _, _, _ = solve(s)
+    out = res.hidden_block(o, s)
+    for l in range(1, s.L + 1):
+        expected = -(s.branch / (s.gamma * s.nu)) * (1 + s.branch**2) ** (l - 1)
+        np.testing.assert_allclose(np.diag(out["R_h"][l - 1]), expected, rtol=1e-12)
+        np.testing.assert_allclose(np.diag(out["R_g"][l - 1]), 0.0, atol=1e-14)
+    np.testing.assert_allclose(np.diag(o.R_a), -1 / (s.gamma * np.sqrt(s.nu)), rtol=1e-12)
+
+
 def test_zero_branch_is_the_plain_one_layer_network():
     # b = 0: every block is the identity, so the residual net is the plain L=1 net
     base = dict(nu=1.5, alpha=2.0, gamma0=0.8, eta0=0.12, sigma=0.1, T=25)
@@ -142,7 +156,9 @@ def test_initial_loss_infinite_depth_limit():
         assert np.all(gaps > 0) and np.all(np.diff(gaps) < 0)
         # (1 + b0^2/L)^L = e^{b0^2} (1 - b0^4/(2L) + O(1/L^2))
         assert gaps[-1] == pytest.approx(math.exp(beta0**2) * beta0**4 / 128, rel=0.05)
-    assert res.initial_loss_infinite_depth(Setting(residual=True)) == pytest.approx(3.71828, abs=1e-5)
+    # spec 4.7: 1 + e^{beta0^2} = 3.72 at beta0 = gamma0 = nu = 1
+    assert res.initial_loss_infinite_depth(Setting(residual=True)) == pytest.approx(3.71828,
+                                                                                     abs=1e-5)
 
 
 # ----------------------------------------------------------------------------------------

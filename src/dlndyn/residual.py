@@ -140,58 +140,101 @@ class ResidualOrder(Order):
         return ResidualOrder(**fields, R_g1=np.pad(self.R_g1, (0, T - T0)))
 
 
+def equal_time_response(s: Setting, l: int) -> float:
+    """R_h^l(t,t) = -(b/(gamma nu)) (1 + b^2)^(l-1) at every t (exact).
+
+    At equal times g^l(t) does not react to h (E_l and c Theta are strictly causal) and
+    R_a(t,t) = -1/(gamma sqrt(nu)) (F and R_Delta have unit diagonals), so a kick b to g^l(t)
+    reaches g^1..g^l unchanged and h^l(t) through B_0(t,t) = -1/(gamma nu) and the diagonals
+    of A_1..A_{l-1}: r_l = b (B_0(t,t) + b sum_{k<l} r_k).
+    """
+    b = s.branch
+    return -(b / (s.gamma * s.nu)) * (1.0 + b * b) ** (l - 1)
+
+
 def _kernels(o: ResidualOrder, s: Setting):
-    """Memory kernels B_0, A_l, E_l (l = 1..L) of the single-site process."""
+    """Memory kernels B_0, A_l, E_l (l = 1..L) of the single-site process.
+
+    The equal-time part of A_l is set to its exact value (:func:`equal_time_response`), which
+    the fixed point reproduces; otherwise the sweeps would need about L iterations to carry it
+    up the layers, and far from the fixed point the iterates can blow up on the way.
+    """
     T = o.C_v.shape[0]
     Theta = np.tril(np.ones((T, T)), -1)
     b, c = s.branch, s.eta0 * s.gamma
     B0 = o.R_a / np.sqrt(s.nu) + c * Theta * o.C_a
-    A = [b * o.R_h[l] + c * b * b * Theta * o.C_h[l] for l in range(s.L)]
+    A = []
+    for l in range(s.L):
+        Al = b * o.R_h[l] + c * b * b * Theta * o.C_h[l]
+        np.fill_diagonal(Al, b * equal_time_response(s, l + 1))
+        A.append(Al)
     E = [b * o.R_g[l] + c * b * b * Theta * o.C_g[l + 1] for l in range(s.L)]
     return Theta, B0, A, E
 
 
+def _sym(C: np.ndarray) -> np.ndarray:
+    return 0.5 * (C + C.T)
+
+
 def hidden_block(o: ResidualOrder, s: Setting) -> dict:
-    """Joint (layer, time) hidden process by shooting over layers: O(L T^3)."""
+    """Joint (layer, time) hidden process by shooting over layers: O(L T^3).
+
+    State x_l = (h^l, g^l) = P_l g^1 + y_l with Cov(y_l) = V_l; every 2T x 2T product with
+    Phi_l = [[I - A E, A], [-E, I]] is done blockwise, using Phi_l x = (x_h + A w, w) with
+    w = x_g - E x_h (about 23 T^3 multiply-adds per layer).
+    """
     T, L, b = o.C_v.shape[0], s.L, s.branch
     c = s.eta0 * s.gamma
+    b2 = b * b
     I, Z0 = np.eye(T), np.zeros((T, T))
     Theta, B0, A, E = _kernels(o, s)
 
-    # forward over layers: x_l = P_l g^1 + y_l, V_l = Cov(y_l)
-    P = [np.vstack([B0, I])]
-    V = [np.block([[o.C_a, Z0], [Z0, Z0]])]
-    Phi = []
+    # forward over layers: P_l = (Ph, Pg), V_l = [[Vhh, Vhg], [Vhg^T, Vgg]]
+    Ph, Pg = [B0], [I]
+    Vhh, Vhg, Vgg = [o.C_a], [Z0], [Z0]
     for l in range(L):
-        Al, El, Ch, Cg = A[l], E[l], o.C_h[l], o.C_g[l + 1]
-        Phi.append(np.block([[I - Al @ El, Al], [-El, I]]))
+        Al, El, Cg = A[l], E[l], o.C_g[l + 1]
+        w = Pg[l] - El @ Ph[l]
+        Ph.append(Ph[l] + Al @ w)
+        Pg.append(w)
+        # Y = Phi V (rows), then Y Phi^T (columns); only the hh, hg, gg blocks are kept
+        Yg_h = Vhg[l].T - El @ Vhh[l]  # g-row of Phi V, h- and g-columns
+        Yg_g = Vgg[l] - El @ Vhg[l]
+        Yh_h = Vhh[l] + Al @ Yg_h
+        Yh_g = Vhg[l] + Al @ Yg_g
+        hg = Yh_g - Yh_h @ El.T  # column g of Y Phi^T, rows h and g
+        gg = Yg_g - Yg_h @ El.T
+        hh = Yh_h + hg @ Al.T
         ACg = Al @ Cg
-        noise = b * b * np.block([[Ch + ACg @ Al.T, ACg], [ACg.T, Cg]])
-        P.append(Phi[l] @ P[l])
-        V.append(Phi[l] @ V[l] @ Phi[l].T + noise)
+        Vhh.append(_sym(hh + b2 * (o.C_h[l] + ACg @ Al.T)))
+        Vhg.append(hg + b2 * ACg)
+        Vgg.append(_sym(gg + b2 * Cg))
 
     # top boundary g^{L+1} - c Theta h^{L+1} = w0 1 determines g^1
-    U = np.hstack([-c * Theta, I])
-    Oinv = _inv_unit_lower(U @ P[L])
-    S_g = Oinv @ (np.ones((T, T)) + U @ V[L] @ U.T) @ Oinv.T  # Cov(g^1)
+    Oinv = _inv_unit_lower(Pg[L] - c * Theta @ Ph[L])
+    UVU = Vgg[L] - c * (Theta @ Vhg[L] + (Theta @ Vhg[L]).T) + c * c * Theta @ Vhh[L] @ Theta.T
+    S_g = Oinv @ (np.ones((T, T)) + UVU) @ Oinv.T  # Cov(g^1)
 
-    # backward over layers: Z_l = Omega^{-1} U Phi_L .. Phi_l  (dg^1/dy_l = -Z_l)
-    Zs = [None] * (L + 1)
-    Zs[L] = Oinv @ U
+    # backward over layers: Z_l = Omega^{-1} U Phi_L .. Phi_l = (Zh, Zg); dg^1/dy_l = -Z_l
+    Zh, Zg = [None] * (L + 1), [None] * (L + 1)
+    Zh[L], Zg[L] = -c * Oinv @ Theta, Oinv
     for l in range(L - 1, -1, -1):
-        Zs[l] = Zs[l + 1] @ Phi[l]
+        Zg[l] = Zh[l + 1] @ A[l] + Zg[l + 1]
+        Zh[l] = Zh[l + 1] - Zg[l] @ E[l]
 
     C_h, C_g = [], []
     for l in range(L + 1):
-        PX = P[l] @ (-Zs[l] @ V[l])  # P_l Cov(g^1, y_l)
-        cov = P[l] @ S_g @ P[l].T + V[l] + PX + PX.T
-        cov = 0.5 * (cov + cov.T)
+        # Cov(x_l) = P S P^T + V + P X + (P X)^T with X = Cov(g^1, y_l) = -Z_l V_l
+        Xg = -(Zh[l] @ Vhg[l] + Zg[l] @ Vgg[l])
+        Mg = Pg[l] @ (0.5 * S_g @ Pg[l].T + Xg)
+        C_g.append(_sym(Vgg[l] + Mg + Mg.T))
         if l < L:
-            C_h.append(cov[:T, :T])
-        C_g.append(cov[T:, T:])
-    R_h = [b * P[l][:T] @ (Zs[l + 1][:, :T] @ A[l] + Zs[l + 1][:, T:]) for l in range(L)]
-    R_g = [-b * P[l + 1][T:] @ Zs[l + 1][:, :T] for l in range(L)]
-    return {"C_h": C_h, "C_g": C_g, "R_h": R_h, "R_g": R_g, "R_g1": -Zs[0][:, :T]}
+            Xh = -(Zh[l] @ Vhh[l] + Zg[l] @ Vhg[l].T)
+            Mh = Ph[l] @ (0.5 * S_g @ Ph[l].T + Xh)
+            C_h.append(_sym(Vhh[l] + Mh + Mh.T))
+    R_h = [b * Ph[l] @ Zg[l] for l in range(L)]  # Zg[l] = Zh[l+1] A_l + Zg[l+1]
+    R_g = [-b * Pg[l + 1] @ Zh[l + 1] for l in range(L)]
+    return {"C_h": C_h, "C_g": C_g, "R_h": R_h, "R_g": R_g, "R_g1": -Zh[0]}
 
 
 def dense_hidden_block(o: ResidualOrder, s: Setting) -> dict:
