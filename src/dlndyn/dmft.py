@@ -133,8 +133,12 @@ def sweep(o: Order, s: Setting) -> Order:
     return dataclasses.replace(o, **hidden_block(o, s))
 
 
-def _model(s: Setting):
-    """(initial order parameters, sweep) for the architecture of ``s``."""
+def _model(s: Setting, modes=None, bins=None):
+    """(initial order parameters, sweep) for the architecture and data of ``s``."""
+    if s.data == "powerlaw":
+        from .powerlaw import picard_model
+
+        return picard_model(s, modes, bins)
     if s.residual:
         from .residual import model  # residual imports this module
 
@@ -148,15 +152,23 @@ def _losses(o: Order, s: Setting):
     return test, train
 
 
-def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 300):
+def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 300,
+          modes: int | None = None, bins: int | None = None):
     """Solve the DMFT for ``s.T`` steps.
 
     Returns (order parameters, test loss, train loss, index of the first diverged step or
     None). A run whose loss crosses the divergence threshold stops there: later steps are
     left out of the order parameters and read inf in the losses. Raises
     DMFTConvergenceError if a window does not converge within ``max_iter`` sweeps.
+    Power-law data needs ``modes`` (the simulation's D; ``bins`` coarse-grains them, see
+    :func:`dlndyn.powerlaw.mode_set`). Infinite nu / alpha / alpha_B are solved as values; the
+    lazy limit gamma = 0 is not (the sweep divides by gamma): :func:`theory` steps it forward.
     """
-    initial, sweep = _model(s)
+    if s.gamma == 0:
+        raise ValueError(f"Setting.gamma0={s.gamma0!r} (param={s.param!r}, nu={s.nu!r}) is the "
+                         "lazy limit gamma -> 0, which the fixed-point solver cannot take; "
+                         "use theory(s), whose forward stepper can")
+    initial, sweep = _model(s, modes, bins)
     T = s.T
     threshold = divergence_threshold(1.0 + 1.0 / (s.gamma**2 * s.nu) + s.sigma**2)
     o = initial(min(window, T), s.L)
@@ -194,12 +206,28 @@ def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 30
     return o, test, train, None
 
 
-def theory(s: Setting, **solver_options) -> pd.DataFrame:
+def theory(s: Setting, *, method: str = "auto", **solver_options) -> pd.DataFrame:
     """Infinite-width test and train loss of setting ``s``.
 
     Columns: step, train_loss, test_loss, diverged. Under one-pass SGD the train (batch) loss
     equals the test loss in expectation.
+
+    ``method``: "picard" (windowed fixed point, :func:`solve`), "stepper" (exact forward
+    stepping, :mod:`dlndyn.stepper`, plain networks) or "auto": the stepper for plain networks
+    on power-law data or at a limit (nu, alpha or alpha_B infinite, gamma = 0), else Picard
+    (so isotropic finite settings give exactly the results they always gave). Power-law data
+    needs ``modes=`` (the simulation's D) and accepts ``bins=``.
     """
+    if method not in ("auto", "picard", "stepper"):
+        raise ValueError(f"method={method!r}: must be 'auto', 'picard' or 'stepper'")
+    ratio = s.alpha_B if s.online else s.alpha
+    at_limit = np.isinf(s.nu) or np.isinf(ratio) or s.gamma == 0
+    if method == "stepper" or (
+        method == "auto" and not s.residual and (s.data == "powerlaw" or at_limit)
+    ):
+        from .powerlaw import stepper_theory
+
+        return stepper_theory(s, **solver_options)
     _, test, train, t_div = solve(s, **solver_options)
     steps = np.arange(s.T)
     return pd.DataFrame(

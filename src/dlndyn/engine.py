@@ -28,17 +28,19 @@ import numpy as np
 import pandas as pd
 
 from .residual import residual_step
-from .setting import DIVERGENCE_FACTOR, Setting
+from .setting import DIVERGENCE_FACTOR, Setting, spectrum
 
 
 # ----------------------------------------------------------------------------------------
 # Initial state and data (shared with the autodiff reference implementation)
 # ----------------------------------------------------------------------------------------
-def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, dtype):
+def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, dtype,
+               spectrum=None):
     """Initial weights, teacher and (for full batch) the training set of one replicate.
 
     ``n_mid`` is the number of N x N matrices: L - 1 hidden-to-hidden layers, or L residual
-    branches.
+    branches. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
+    power-law data (:func:`dlndyn.setting.spectrum`): x ~ N(0, diag(lambda)), beta*_k ~ N(0, b_k).
     """
     k_w0, k_ws, k_w, k_teacher, k_data = jax.random.split(key, 5)
     params = {
@@ -48,16 +50,24 @@ def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, 
     }
     beta_star = jax.random.normal(k_teacher, (D,), dtype)
     data = {"beta_star": beta_star, "key": k_data}
+    if spectrum is not None:
+        lam, b = (jnp.asarray(a, dtype) for a in spectrum)
+        beta_star = beta_star * jnp.sqrt(b)
+        data.update(beta_star=beta_star, lam=lam, sqrt_lam=jnp.sqrt(lam))
     if not online:
-        data["X"], data["y"] = draw_batch(k_data, beta_star, P, sigma, dtype)
+        data["X"], data["y"] = draw_batch(k_data, beta_star, P, sigma, dtype,
+                                          data.get("sqrt_lam"))
     return params, data
 
 
-def draw_batch(key, beta_star, P: int, sigma, dtype):
-    """P Gaussian inputs and noisy teacher labels y = beta*.x/sqrt(D) + sigma eps."""
+def draw_batch(key, beta_star, P: int, sigma, dtype, sqrt_lam=None):
+    """P Gaussian inputs (covariance diag(sqrt_lam^2), or I) and noisy teacher labels
+    y = beta*.x/sqrt(D) + sigma eps."""
     D = beta_star.shape[0]
     k_x, k_eps = jax.random.split(key)
     X = jax.random.normal(k_x, (P, D), dtype)
+    if sqrt_lam is not None:
+        X = X * sqrt_lam
     y = X @ beta_star / np.sqrt(D) + sigma * jax.random.normal(k_eps, (P,), dtype)
     return X, y
 
@@ -66,7 +76,8 @@ def batch_at(data, t, P: int, sigma, dtype):
     """The data used at step t: the fixed training set, or a fresh batch (one-pass SGD)."""
     if "X" in data:
         return data["X"], data["y"]
-    return draw_batch(jax.random.fold_in(data["key"], t), data["beta_star"], P, sigma, dtype)
+    return draw_batch(jax.random.fold_in(data["key"], t), data["beta_star"], P, sigma, dtype,
+                      data.get("sqrt_lam"))
 
 
 def end_to_end(params, gamma):
@@ -81,8 +92,11 @@ def end_to_end(params, gamma):
     return beta, g1, g_upper  # g_upper[i] = g^{i+2}
 
 
-def test_loss(beta, beta_star, sigma):
+def test_loss(beta, beta_star, sigma, lam=None):
+    """|v|^2/D + sigma^2 with v = beta* - beta, or sum_k lam_k v_k^2/D + sigma^2."""
     v = beta_star - beta
+    if lam is not None:
+        return (lam * v) @ v / v.shape[0] + sigma**2
     return v @ v / v.shape[0] + sigma**2
 
 
@@ -126,7 +140,7 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
         params, alive, threshold = carry
         X, y = batch_at(data, t, P, sigma, dtype)
         new, train_l, beta = step_fn(params, X, y, eta0, gamma, branch)
-        test_l = test_loss(beta, data["beta_star"], sigma)
+        test_l = test_loss(beta, data["beta_star"], sigma, data.get("lam"))
         # the threshold is set by the initial loss (step 0)
         threshold = jnp.where(t == 0, DIVERGENCE_FACTOR * jnp.maximum(1.0, test_l), threshold)
         ok = alive & jnp.isfinite(test_l) & jnp.isfinite(train_l) & (test_l < threshold)
@@ -140,12 +154,14 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
 
 
 @partial(jax.jit, static_argnames=("step_fn", "D", "N", "P", "n_mid", "T", "online", "dtype"))
-def run_grid(keys, eta0s, gamma, sigma, branch, *, step_fn, D, N, P, n_mid, T, online, dtype):
+def run_grid(keys, eta0s, gamma, sigma, branch, *, step_fn, D, N, P, n_mid, T, online, dtype,
+             spectrum=None):
     """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T)."""
 
     def one_seed(key):
         params, data = init_state(
-            key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online, dtype=dtype
+            key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online, dtype=dtype,
+            spectrum=spectrum,
         )
 
         def one_eta(eta0):
@@ -185,12 +201,17 @@ def simulate(
     given: then the whole grid runs in one compiled call and ``s.eta0`` is ignored).
     ``train_loss`` is the full training-set loss, or the batch loss under one-pass SGD.
     ``step_fn`` overrides the step (e.g. the autodiff reference); by default the rank-one step
-    of the architecture.
+    of the architecture. Power-law data (``s.data == "powerlaw"``) uses D eigen-directions
+    (:func:`dlndyn.setting.spectrum`). Limits (infinite nu, alpha or alpha_B; gamma0 = 0) are
+    rejected with a ValueError: they exist only in the theory.
     """
     step_fn = step_for(s) if step_fn is None else step_fn
     if int(seeds) < 1:
         raise ValueError(f"seeds={seeds!r}: must be >= 1")
-    sizes = s.sizes(D)
+    sizes = s.sizes(D)  # raises ValueError for infinite nu / alpha / alpha_B (gamma0=0 needs nu=inf)
+    spec = None
+    if s.data == "powerlaw":
+        spec = tuple(jnp.asarray(a, dtype) for a in spectrum(s.capacity, s.source, sizes["D"]))
     grid = np.atleast_1d(np.asarray(s.eta0 if eta0_grid is None else eta0_grid, dtype=float))
     test_l, train_l, diverged = run_grid(
         replicate_keys(seed, seeds),
@@ -203,6 +224,7 @@ def simulate(
         T=s.T,
         online=s.online,
         dtype=jnp.dtype(dtype),
+        spectrum=spec,
         **sizes,
     )
     S, E, T = test_l.shape

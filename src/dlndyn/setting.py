@@ -6,7 +6,12 @@ Conventions (spec section 1-2; change them here and only here):
 * readout multiplier ``sqrt(D) / (gamma N)``, learning rate ``eta = eta0 * gamma**2 * N``,
   loss ``(1/P) sum_mu (y_mu - f(x_mu))**2`` and gradient descent on half of it.
 * ``gamma`` is the effective richness: ``gamma0`` under muP, ``gamma0 / sqrt(nu)`` under NTK.
-* test loss ``|beta* - beta|^2 / D + sigma^2`` (the label noise counts).
+* test loss ``|beta* - beta|^2 / D + sigma^2`` (the label noise counts); on power-law data
+  ``sum_k lambda_k (beta*_k - beta_k)^2 / D + sigma^2`` (see :func:`spectrum`).
+* limits are values: ``nu``, ``alpha``, ``alpha_B`` may be ``float("inf")`` (infinite width, full
+  batch on infinite data, infinite batch) and ``gamma0=0`` is the lazy limit gamma0 -> 0 taken
+  after nu -> inf (at finite width its initial output variance 1/(gamma^2 nu) is infinite).
+  Only the theory accepts them; the simulation rejects them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 
 PARAMS = ("mup", "ntk")
 BRANCH_SCALES = ("inv_sqrt_L", "fixed")
+DATA = ("isotropic", "powerlaw")
 
 # A run whose test loss exceeds this multiple of max(1, initial loss), or turns non-finite,
 # is recorded as diverged from that step on (in simulation and theory alike).
@@ -30,6 +36,33 @@ def gamma_eff(gamma0: float, nu: float, param: str) -> float:
 
 def divergence_threshold(initial_loss: float) -> float:
     return DIVERGENCE_FACTOR * max(1.0, initial_loss)
+
+
+def spectrum(capacity: float, source: float, modes: int):
+    """Power-law data on ``modes`` eigen-directions: (lambda_k, b_k) for k = 1..modes.
+
+    The one place that fixes the normalisation of power-law data (spec section 7):
+
+    * x ~ N(0, diag(lambda)) with lambda_k proportional to k^(-capacity) and mean eigenvalue 1,
+      ``mean(lambda) = 1``;
+    * teacher beta*_k ~ N(0, b_k), with target power lambda_k b_k proportional to
+      k^(-capacity*source - 1) and ``mean(lambda * b) = 1``, so the signal part of the initial
+      test loss, E sum_k lambda_k beta*_k^2 / D, is 1 as for isotropic data.
+
+    With capacity = 0 every lambda_k = 1 (isotropic inputs; the theory then depends on b only
+    through mean(b) = 1 and reduces to the isotropic DMFT). The simulation uses modes = D; the
+    theory takes the same number (``theory(s, modes=D)``).
+    """
+    import numpy as np
+
+    if int(modes) != modes or modes < 1:
+        raise ValueError(f"modes={modes!r}: must be an integer >= 1")
+    k = np.arange(1, int(modes) + 1, dtype=float)
+    lam = k ** (-float(capacity))
+    lam /= lam.mean()
+    power = k ** (-float(capacity) * float(source) - 1.0)
+    power /= power.mean()
+    return lam, power / lam
 
 
 @dataclass(frozen=True)
@@ -50,6 +83,12 @@ class Setting:
       residual: residual network (spec section 5).
       beta0: residual branch multiplier (used only when ``residual``).
       branch_scale: "inv_sqrt_L" (branches scaled beta0/sqrt(L)) or "fixed" (beta0).
+      data: "isotropic" (x ~ N(0, I), beta* ~ N(0, I)) or "powerlaw" (see :func:`spectrum`).
+      capacity: capacity exponent a of power-law data, lambda_k ~ k^(-a) (used only then).
+      source: source exponent b of power-law data, lambda_k beta*_k^2 ~ k^(-a b - 1).
+
+    ``nu``, ``alpha`` and ``alpha_B`` may be ``float("inf")`` and ``gamma0`` may be 0 (the lazy
+    limit; needs ``nu=inf``): limits the theory solves exactly and the simulation rejects.
     """
 
     L: int = 1
@@ -64,6 +103,9 @@ class Setting:
     residual: bool = False
     beta0: float = 1.0
     branch_scale: str = "inv_sqrt_L"
+    data: str = "isotropic"
+    capacity: float = 1.5
+    source: float = 0.5
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -76,30 +118,50 @@ class Setting:
             object.__setattr__(self, name, int(v))
             if getattr(self, name) < 1:
                 raise bad(name, "must be >= 1")
-        for name in ("nu", "alpha", "gamma0"):
+        for name in ("nu", "alpha"):
             v = getattr(self, name)
-            if not _is_number(v) or not v > 0 or math.isinf(v):
-                raise bad(name, "must be a finite number > 0")
-        for name in ("eta0", "sigma", "beta0"):
+            if not _is_number(v) or not v > 0:
+                raise bad(name, "must be a number > 0 (inf for the limit)")
+        if not _is_number(self.gamma0) or not self.gamma0 >= 0 or math.isinf(self.gamma0):
+            raise bad("gamma0", "must be a finite number >= 0")
+        if self.gamma0 == 0 and not math.isinf(self.nu):
+            raise bad("gamma0", "the lazy limit gamma0=0 needs nu=inf (at finite width the "
+                      "initial output variance 1/(gamma^2 nu) is infinite)")
+        if self.gamma0 == 0 and self.param == "ntk":
+            raise bad("gamma0", "must be > 0 under NTK (its lazy limit is nu=inf at fixed gamma0; "
+                      "gamma0=0 makes the initial output variance 1/gamma0^2 infinite)")
+        for name in ("eta0", "sigma", "beta0", "capacity"):
             v = getattr(self, name)
             if not _is_number(v) or not v >= 0 or math.isinf(v):
                 raise bad(name, "must be a finite number >= 0")
-        if self.alpha_B is not None and (
-            not _is_number(self.alpha_B) or not self.alpha_B > 0 or math.isinf(self.alpha_B)
-        ):
-            raise bad("alpha_B", "must be None (full batch) or a finite number > 0")
+        if not _is_number(self.source) or not self.source > 0 or math.isinf(self.source):
+            raise bad("source", "must be a finite number > 0")
+        if self.alpha_B is not None and (not _is_number(self.alpha_B) or not self.alpha_B > 0):
+            raise bad("alpha_B", "must be None (full batch) or a number > 0 (inf for the limit)")
         if self.param not in PARAMS:
             raise bad("param", f"must be one of {PARAMS}")
         if self.branch_scale not in BRANCH_SCALES:
             raise bad("branch_scale", f"must be one of {BRANCH_SCALES}")
         if not isinstance(self.residual, bool):
             raise bad("residual", "must be True or False")
+        if self.data not in DATA:
+            raise bad("data", f"must be one of {DATA}")
 
     # --- derived quantities (the conventions above) ---
     @property
     def gamma(self) -> float:
         """Effective richness used in the readout and learning rate."""
         return gamma_eff(self.gamma0, self.nu, self.param)
+
+    @property
+    def init_variance(self) -> float:
+        """1/(gamma^2 nu): the initial output variance factor (0 at nu=inf under muP).
+
+        Under NTK gamma^2 nu = gamma0^2 at every width, so it stays 1/gamma0^2 at nu=inf.
+        """
+        if self.param == "ntk":
+            return 1.0 / self.gamma0**2
+        return 0.0 if math.isinf(self.nu) else 1.0 / (self.gamma0**2 * self.nu)
 
     @property
     def branch(self) -> float:
@@ -116,6 +178,10 @@ class Setting:
         if int(D) != D or D < 1:
             raise ValueError(f"D={D!r}: must be an integer >= 1")
         ratio = self.alpha_B if self.online else self.alpha
+        for name, v in (("nu", self.nu), ("alpha_B" if self.online else "alpha", ratio)):
+            if math.isinf(v):
+                raise ValueError(f"Setting.{name}={v!r}: a finite network needs a finite "
+                                 "value (inf is a limit only the theory takes)")
         return {
             "D": int(D),
             "N": max(1, round(self.nu * D)),

@@ -1,0 +1,250 @@
+"""Power-law structured data (spec sections 3 and 7): modes, per-mode DMFT, scaling exponents.
+
+Data. x ~ N(0, diag(lambda)) on D eigen-directions, lambda_k ~ k^(-a) with mean 1, and a teacher
+with target power lambda_k b_k ~ k^(-a b - 1), normalised so the signal part of the initial
+test loss is 1 (:func:`dlndyn.setting.spectrum`, the one place of that convention). a is
+``Setting.capacity``, b is ``Setting.source``.
+
+Number of modes. The spectrum depends on how many directions it is spread over, so the theory
+takes it as an argument: ``theory(s, modes=D)`` is the theory of the simulation
+``simulate(s, D=D)`` (each of the D directions is one mode of weight 1/D). For the
+infinite-width curves no simulation is needed and ``modes`` only has to exceed the directions
+that are learnt within the horizon (a mode k is learnt once eta0 lambda_k t ~ 1).
+
+Theory. Two solvers of the same per-mode equations (spec section 7):
+
+* :func:`dlndyn.stepper.step_dmft`, exact forward time stepping (the default of
+  ``theory``): O(L T^3 + K T^2) at nu = inf, alpha_B = inf (thousands of steps in seconds),
+  O(K T^3) with per-mode T x T responses at finite width or batch;
+* the fixed-point solver of :mod:`dlndyn.dmft` with the per-mode weight/data block below
+  (``theory(s, modes=D, method="picard")``), a check on the stepper that also serves residual
+  networks.
+
+Units. With mean eigenvalue 1 the top eigenvalue is lambda_1 = K / Z_K (Z_K = sum_k k^-a) for
+K modes, so gradient descent needs eta0 < 2 / ((L+1) lambda_1) (:func:`lazy_max_eta0`). At
+nu = inf and alpha_B = inf the dynamics with (eta0, gamma0) on K modes are exactly those in the
+spec's "physical units" (lambda_k = k^-a, sum_k lambda_k b_k = 1, no 1/D weights) with
+eta = eta0 s and gamma = gamma0 / sqrt(s), s = K / Z_K (:func:`physical_units`): richness that
+matters at large K needs gamma0 ~ sqrt(s).
+
+Exponents. Lazy (gamma0 = 0): L(t) ~ t^(-b). Rich: t^(-2b/(1+b)) for b < 1, t^(-b) for b >= 1
+(:func:`predicted_exponent`); :func:`fit_exponent` measures the slope over the last decade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+
+from .dmft import Order
+from .dmft import hidden_block as plain_hidden_block
+from .setting import Setting, spectrum
+from .stepper import Modes, step_dmft
+
+REGIMES = ("lazy", "rich")
+
+
+# ----------------------------------------------------------------------------------------
+# Modes
+# ----------------------------------------------------------------------------------------
+def mode_set(s: Setting, modes: int | None = None, bins: int | None = None) -> Modes:
+    """The eigen-modes of the data of ``s``: one mode for isotropic data, else ``modes``.
+
+    ``bins`` coarse-grains the K = ``modes`` directions into at most ``bins`` groups of
+    consecutive k, geometrically spaced (the top directions stay single). Each group keeps its
+    total weight, its mean eigenvalue sum w lambda and its signal sum w lambda b, so the initial
+    loss is unchanged; the dynamics change at second order in a group's spread of log lambda.
+    A quadrature for long horizons at finite width or batch (spec 7: O(K T^3) otherwise).
+    """
+    if s.data == "isotropic":
+        return Modes.isotropic()
+    if modes is None:
+        raise ValueError(
+            "power-law data needs the number of modes: theory(s, modes=D) with the simulation's "
+            "input dimension D (each direction is one mode)")
+    lam, b = spectrum(s.capacity, s.source, modes)
+    K = len(lam)
+    w = np.full(K, 1.0 / K)
+    if bins is None or bins >= K:
+        return Modes(lam, b, w)
+    if int(bins) != bins or bins < 1:
+        raise ValueError(f"bins={bins!r}: must be an integer >= 1 (or None)")
+    edges = np.unique(np.round(np.geomspace(1, K + 1, int(bins) + 1)).astype(int)) - 1
+    edges[-1] = K
+    W = np.add.reduceat(w, edges[:-1])
+    Wl = np.add.reduceat(w * lam, edges[:-1])
+    Wlb = np.add.reduceat(w * lam * b, edges[:-1])
+    return Modes(Wl / W, Wlb / Wl, W)
+
+
+def physical_units(s: Setting, modes: int) -> dict:
+    """The spec-section-7 'physical units' equivalent of ``s`` at nu = inf, alpha_B = inf.
+
+    Returns {"scale": s_K, "eta": eta0 s_K, "gamma": gamma0 / sqrt(s_K)} with s_K = lambda_1 =
+    K / sum_k k^-a: the stepper in physical units (lambda_1 = 1) with these rates gives the same
+    loss curve (exact identity of the two systems; see the module docstring).
+    """
+    lam, _ = spectrum(s.capacity, s.source, modes)
+    scale = float(lam[0])
+    return {"scale": scale, "eta": s.eta0 * scale, "gamma": s.gamma / math.sqrt(scale)}
+
+
+def lazy_max_eta0(s: Setting, modes: int | None = None) -> float:
+    """Largest stable eta0 of lazy infinite-width GD: 2 / ((L+1) lambda_max).
+
+    The lazy kernel of a plain net with L hidden layers at nu = inf is (L+1) I, so the top
+    mode contracts by 1 - eta0 (L+1) lambda_max per step. Feature learning and finite width
+    move the edge; use it to place learning-rate grids.
+    """
+    lam_max = float(mode_set(s, modes).lam.max())
+    return 2.0 / ((s.L + 1) * lam_max)
+
+
+# ----------------------------------------------------------------------------------------
+# Per-mode weight/data block for the fixed-point solver (checks, residual networks)
+# ----------------------------------------------------------------------------------------
+def _inv_unit_lower(A: np.ndarray) -> np.ndarray:
+    """Inverse of (a stack of) unit lower-triangular matrices; all NaN once entries overflow."""
+    try:
+        return np.linalg.solve(A, np.broadcast_to(np.eye(A.shape[-1]), A.shape))
+    except np.linalg.LinAlgError:
+        return np.full_like(A, np.nan)
+
+
+def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
+    """Spec section 7's per-mode weight and data blocks (the isotropic block is one mode).
+
+    Same contract as :func:`dlndyn.dmft.weight_data_block`: ``C_v`` holds C_u = sum_k w_k
+    lambda_k C_v^k (test loss diag(C_u) + sigma^2), ``R_v`` holds R_u. O(K T^3) per sweep.
+    """
+    T = o.C_v.shape[0]
+    I, ones = np.eye(T), np.ones((T, T))
+    Theta = np.tril(ones, -1)
+    g, k2 = s.gamma, s.init_variance
+    ratio = s.alpha_B if s.online else s.alpha
+    inv_r = 0.0 if math.isinf(ratio) else 1.0 / ratio
+    sq = math.sqrt(ratio)
+    lam, b, w = modes.lam, modes.b, modes.w
+    lam3 = lam[:, None, None]
+
+    M = R_g1 / g + s.eta0 * Theta * C_g1
+    G = _inv_unit_lower(I + lam3 * (M @ o.R_D))  # (K, T, T)
+    F = _inv_unit_lower(I + lam3 * (o.R_D @ M))
+    Hv = G.sum(axis=2)  # G_k 1
+    N = M @ o.C_D @ M.T
+
+    def sandwich(weights, left, X):  # sum_k weights_k left_k X_k left_k'
+        return np.tensordot(weights[:, None, None] * (left @ X), left, axes=([0, 2], [0, 2]))
+
+    C_u = (Hv.T * (w * lam * b)) @ Hv
+    C_u += sandwich(w * lam, G, k2 * C_g1 + inv_r * lam3 * N)
+    C_a = sandwich(w * lam * inv_r, F, o.C_D)
+    inner = (Hv.T * (w * lam**2 * b)) @ Hv + sandwich(w * lam**2 * k2, G, C_g1)
+    C_a += o.R_D @ inner @ o.R_D.T
+    R_u = -(np.tensordot(w * lam, G, axes=1) @ M) / sq
+    R_a = -(np.tensordot(w * lam, F, axes=1) @ o.R_D) / (g * math.sqrt(s.nu))
+
+    if s.online:
+        R_D = I
+        C_D = np.diag(np.diag(C_u) + s.sigma**2)
+    else:
+        R_D = _inv_unit_lower(I - R_u / sq)
+        C_D = R_D @ (C_u + s.sigma**2 * ones) @ R_D.T
+    return {"C_v": C_u, "C_a": C_a, "R_v": R_u, "R_a": R_a, "R_D": R_D, "C_D": C_D}
+
+
+def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
+    """(initial order parameters, sweep) of the per-mode DMFT for :func:`dlndyn.dmft.solve`."""
+    ms = mode_set(s, modes, bins)
+    if s.residual:
+        from . import residual
+
+        def sweep(o, s):
+            o = dataclasses.replace(o, **weight_data_block(o, s, o.C_g[0], o.R_g1, ms))
+            return dataclasses.replace(o, **residual.hidden_block(o, s))
+
+        return residual.ResidualOrder.initial, sweep
+
+    def sweep(o, s):
+        o = dataclasses.replace(o, **weight_data_block(o, s, o.C_g[0], o.R_g[0], ms))
+        return dataclasses.replace(o, **plain_hidden_block(o, s))
+
+    return Order.initial, sweep
+
+
+# ----------------------------------------------------------------------------------------
+# Theory by forward stepping
+# ----------------------------------------------------------------------------------------
+def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = None,
+                   max_bytes: int | None = None) -> pd.DataFrame:
+    """The DMFT of a plain network by exact forward stepping (:mod:`dlndyn.stepper`).
+
+    Columns: step, train_loss, test_loss, diverged (as :func:`dlndyn.dmft.theory`).
+    """
+    kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
+    res = step_dmft(s, mode_set(s, modes, bins), **kwargs)
+    steps = np.arange(s.T)
+    return pd.DataFrame({
+        "step": steps,
+        "train_loss": res.train_loss,
+        "test_loss": res.test_loss,
+        "diverged": steps >= (s.T if res.t_div is None else res.t_div),
+    })
+
+
+# ----------------------------------------------------------------------------------------
+# Exponents
+# ----------------------------------------------------------------------------------------
+def predicted_exponent(source: float, regime: str) -> float:
+    """Predicted log-log slope of L(t) (spec section 7): lazy -b; rich -2b/(1+b) if b < 1."""
+    if regime not in REGIMES:
+        raise ValueError(f"regime={regime!r}: must be one of {REGIMES}")
+    b = float(source)
+    if regime == "rich" and b < 1:
+        return -2.0 * b / (1.0 + b)
+    return -b
+
+
+def fit_exponent(step, loss, *, decades: float = 1.0, floor: float = 0.0,
+                 points: int = 64) -> float:
+    """Least-squares slope of log(loss - floor) against log(step) over the last ``decades``.
+
+    The fit uses up to ``points`` steps spaced evenly in log t over [t_max 10^-decades, t_max]
+    (t >= 1), so every part of the decade counts equally. ``floor`` is subtracted first (e.g.
+    sigma^2, the label-noise floor of the test loss). Raises ValueError if the window holds
+    fewer than 3 usable points (diverged, non-finite or at the floor).
+    """
+    step = np.asarray(step, dtype=float)
+    loss = np.asarray(loss, dtype=float) - floor
+    ok = np.isfinite(loss) & (loss > 0) & (step >= 1)
+    step, loss = step[ok], loss[ok]
+    if step.size < 3:
+        raise ValueError("fit_exponent: fewer than 3 usable points")
+    t_max = step.max()
+    t_min = max(1.0, t_max * 10.0 ** (-decades))
+    want = np.unique(np.round(np.geomspace(t_min, t_max, points)))
+    sel = np.isin(step, want) & (step >= t_min)
+    if sel.sum() < 3:
+        sel = step >= t_min
+    if sel.sum() < 3:
+        raise ValueError("fit_exponent: fewer than 3 points in the fit window")
+    slope, _ = np.polyfit(np.log(step[sel]), np.log(loss[sel]), 1)
+    return float(slope)
+
+
+def exponent(s: Setting, *, modes: int, decades: float = 1.0, bins: int | None = None) -> dict:
+    """Solve the theory of ``s`` (forward stepper) and measure its late-time exponent.
+
+    Returns {"slope", "predicted", "regime", "final_loss"}; the regime is "lazy" for
+    gamma0 = 0 (or NTK at nu = inf), else "rich". The slope is fitted to L(t) - sigma^2.
+    """
+    table = stepper_theory(s, modes=modes, bins=bins)
+    if table.diverged.any():
+        raise ValueError(f"the theory diverges at step {int(table.diverged.idxmax())} for {s}")
+    regime = "lazy" if s.gamma == 0 else "rich"
+    slope = fit_exponent(table.step, table.test_loss, decades=decades, floor=s.sigma**2)
+    return {"slope": slope, "predicted": predicted_exponent(s.source, regime), "regime": regime,
+            "final_loss": float(table.test_loss.iloc[-1])}

@@ -1,0 +1,302 @@
+"""Exact forward time stepping of the per-mode DMFT (spec sections 4 and 7), plain networks.
+
+The DMFT of :mod:`dlndyn.dmft` is causal: the row t of every order parameter (C(t, s <= t),
+R(t, s <= t)) depends only on rows <= t. Instead of Picard sweeps over growing windows, this
+module computes the rows one step at a time, exactly (no iteration, no dense inverse). Within
+a step the order is fixed by which kernels are strictly causal:
+
+1. top-down over the hidden layers, the backward fields g^l(t) (E_l is strictly lower);
+2. the weight/data block of every eigen-mode k: v_k(t), a_k(t), Delta(t);
+3. bottom-up over the layers, the forward fields h^l(t) (B_l has a diagonal at finite width).
+
+Modes. Data with eigenvalues lambda_k, target variances b_k and weights w_k (sum w = 1, the
+fraction of the D input directions in mode k; sum w lambda = 1, sum w lambda b = 1). Isotropic
+data is the single mode (1, 1, 1). Per mode, with M = R_g^1/gamma + eta0 Theta*C_g^1:
+
+    v_k = beta*_k 1 - kappa zeta^0 - M a_k,   a_k = sqrt(lambda_k/rho) zeta^X + lambda_k R_D v_k
+
+(kappa^2 = 1/(gamma^2 nu) the initial output variance, rho = alpha or alpha_B), so
+G_k = (I + lambda_k M R_D)^{-1}, F_k = (I + lambda_k R_D M)^{-1} and the sums of spec section 7.
+
+Limits as values. Everything is written in gamma^2, kappa^2, 1/rho and eta0, with the reduced
+responses R^_g = R_g/gamma, R^_h = R_h/gamma (finite as gamma -> 0): nu = inf gives kappa = 0,
+rho = inf removes the data noise, gamma0 = 0 (after nu = inf) is the lazy limit. No division by
+zero occurs. In reduced form the layer process h = xi + B g, g = zeta + E h reads
+
+    B^_1 = -kappa^2 S_F + eta0 Theta*C_a      (S_F = sum_k w_k lambda_k F_k R_D)
+    B^_l = R^_h^{l-1} + eta0 Theta*C_h^{l-1},  E^_l = R^_g^{l+1} + eta0 Theta*C_g^{l+1},  E^_L = eta0 Theta
+    h = P xi + gamma Q^ zeta,  g = gamma U^ xi + V zeta,
+    P = I + gamma^2 B^ U^,  U^ = E^ P,  Q^ = B^ V,  V = I + gamma^2 E^ Q^     (row by row)
+
+with R^_h = Q^, R^_g = U^, C_h = P C_xi P' + gamma^2 Q^ C_zeta Q^', C_g = gamma^2 U^ C_xi U^' +
+V C_zeta V'. The top layer's backward source is the constant w(0) 1, so its Q^, V are vectors.
+
+Cost. With nu = inf and rho = inf (the population-gradient limit) every mode is a vector,
+v_k = beta*_k H_k with H_k(t) = 1 - lambda_k sum_{s<t} M(t,s) H_k(s): O(L T^3 + K T^2) time
+and O(L T^2 + K T) memory. At finite nu or rho each mode carries its T x T response G_k (and
+F_k for reused data): O(K T^3) time and O(K T^2) memory; coarse-grain the spectrum
+(:func:`dlndyn.powerlaw.mode_set` with ``bins``) for long horizons there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .setting import Setting, divergence_threshold
+
+MAX_BYTES = 3 * 2**30  # refuse per-mode response matrices larger than this (memory guard)
+_BLOCK = 256  # row-block size of the triangular products
+
+
+def _vec_tri(x: np.ndarray, A: np.ndarray, n: int) -> np.ndarray:
+    """x[:n] @ A[:n, :n] for lower-triangular A, reading only the lower half (row blocks)."""
+    if n <= 2 * _BLOCK:
+        return x[:n] @ A[:n, :n]
+    out = np.zeros(n)
+    for i0 in range(0, n, _BLOCK):
+        i1 = min(i0 + _BLOCK, n)
+        out[:i1] += x[i0:i1] @ A[i0:i1, :i1]
+    return out
+
+
+def _tri_vec(A: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """A[:n, :n] @ y[:n] for lower-triangular A, reading only the lower half (row blocks)."""
+    if n <= 2 * _BLOCK:
+        return A[:n, :n] @ y[:n]
+    out = np.empty(n)
+    for i0 in range(0, n, _BLOCK):
+        i1 = min(i0 + _BLOCK, n)
+        out[i0:i1] = A[i0:i1, :i1] @ y[:i1]
+    return out
+
+
+@dataclass(frozen=True)
+class Modes:
+    """Eigen-modes of the data: eigenvalues, target variances, weights (fractions of D)."""
+
+    lam: np.ndarray
+    b: np.ndarray
+    w: np.ndarray
+
+    @classmethod
+    def isotropic(cls) -> Modes:
+        one = np.ones(1)
+        return cls(one, one, one)
+
+    def __len__(self) -> int:
+        return len(self.lam)
+
+
+@dataclass
+class StepperResult:
+    """Test and train loss per step (inf from ``t_div`` on) and the order parameters.
+
+    ``order`` holds the computed T x T matrices (rows/columns up to the last computed step):
+    C_u (test-loss correlation, or only its diagonal ``c_u`` when nothing needs the rest),
+    C_a, M, C_g (list over layers), R_g (reduced, R_g/gamma), and R_D, C_D for reused data.
+    """
+
+    test_loss: np.ndarray
+    train_loss: np.ndarray
+    t_div: int | None
+    order: dict = field(default_factory=dict)
+
+
+def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> StepperResult:
+    """Solve the per-mode DMFT of the plain network ``s`` on ``modes`` by forward stepping."""
+    if s.residual:
+        raise ValueError("the forward stepper solves plain networks; residual networks use the "
+                         "fixed-point solver (dlndyn.dmft.solve)")
+    T, L = s.T, s.L
+    eta, g2, k2, sig2 = float(s.eta0), float(s.gamma) ** 2, float(s.init_variance), s.sigma**2
+    ratio = s.alpha_B if s.online else s.alpha
+    inv_r = 0.0 if math.isinf(ratio) else 1.0 / ratio
+    full = (not s.online) and inv_r > 0  # reused data: R_D and a dense C_D
+    need_G = k2 > 0 or inv_r > 0  # per-mode response matrices needed
+    lam, b, w = (np.asarray(a, dtype=float) for a in (modes.lam, modes.b, modes.w))
+    K = len(lam)
+    if need_G and K * T * T * 8 * (2 if full else 1) > max_bytes:
+        raise MemoryError(
+            f"{K} modes x {T}^2 steps of per-mode responses need "
+            f"{K * T * T * 8 * (2 if full else 1) / 2**30:.1f} GiB: use fewer modes (bins=...) "
+            "or a shorter horizon (only nu=inf with alpha_B=inf avoids them)")
+    wl, wlb, wl2b = w * lam, w * lam * b, w * lam**2 * b
+
+    def mat():
+        return np.zeros((T, T))
+
+    # hidden layers (index l = 0..L-1 is layer l+1)
+    P = [mat() for _ in range(L)]
+    Uh = [mat() for _ in range(L)]
+    Cg = [mat() for _ in range(L)]
+    Qh = [mat() for _ in range(L - 1)]
+    V = [mat() for _ in range(L - 1)]
+    Ch = [mat() for _ in range(L - 1)]
+    q, r = np.zeros(T), np.zeros(T)  # top layer: dh^L/dw0 (reduced), dg^L/dw0
+    # weight and data space
+    M, Ca = mat(), mat()
+    SF = mat() if k2 > 0 else None
+    Nm = mat() if inv_r > 0 else None  # M C_D M'
+    Hm = np.zeros((T, K))  # H[t, k] = (G_k 1)(t)
+    G = np.zeros((K, T, T)) if need_G else None
+    if full:
+        RD, CD, Cu, Cgt = mat(), mat(), mat(), mat()
+        Jm = np.zeros((T, K))  # (R_D G_k 1)(t)
+        F = np.zeros((K, T, T))
+    else:
+        RD = CD = Cu = Cgt = None
+        Jm, F = Hm, G
+    d = np.zeros(T)  # online: C_D = diag(d)
+    cu = np.zeros(T)
+    test, train = np.full(T, np.inf), np.full(T, np.inf)
+    threshold = divergence_threshold(1.0 + k2 + sig2)
+    t_div = None
+
+    with np.errstate(all="ignore"):
+        for t in range(T):
+            n = t + 1
+            # ---- 1. backward fields, top-down --------------------------------------------
+            for l in range(L - 1, -1, -1):
+                top = l == L - 1
+                if top:
+                    E_row = np.full(t, eta)
+                else:
+                    E_row = Uh[l + 1][t, :t] + eta * Cg[l + 1][t, :t]
+                if g2 == 0.0:  # P = I
+                    Uh[l][t, :t] = E_row
+                elif top and t > 0:  # E^ = eta Theta: running sum of P's rows
+                    Uh[l][t, :t] = Uh[l][t - 1, :t] + eta * P[l][t - 1, :t]
+                else:
+                    Uh[l][t, :t] = _vec_tri(E_row, P[l], t)
+                if top:
+                    r[t] = 1.0 + g2 * (E_row @ q[:t])
+                else:
+                    V[l][t, :t] = g2 * _vec_tri(E_row, Qh[l], t)
+                    V[l][t, t] = 1.0
+                row = np.zeros(n)
+                if g2 > 0 and t > 0:
+                    C_xi = Ca if l == 0 else Ch[l - 1]
+                    u = Uh[l][t, :t]
+                    row[:] = g2 * _tri_vec(Uh[l], np.append(C_xi[:t, :t] @ u, 0.0), n)
+                if top:
+                    row += r[t] * r[:n]
+                else:
+                    vr = V[l][t, :n]
+                    row += _tri_vec(V[l], Cg[l + 1][:n, :n] @ vr, n)
+                Cg[l][t, :n] = row
+                Cg[l][:n, t] = row
+
+            # ---- 2. weight space (every mode) and data space ------------------------------
+            M_row = Uh[0][t, :t] + eta * Cg[0][t, :t]
+            M[t, :t] = M_row
+            A_row = M_row @ RD[:t, :t] if full else M_row
+            Hm[t] = 1.0 - lam * (A_row @ Hm[:t])
+            if need_G:
+                G[:, t, :t] = -lam[:, None] * (A_row @ G[:, :t, :t])
+                G[:, t, t] = 1.0
+            if full:
+                sq = math.sqrt(ratio)
+                Ru_row = -((wl @ G[:, t, :n]) @ M[:n, :t]) / sq
+                RD[t, :t] = (Ru_row @ RD[:t, :t]) / sq
+                RD[t, t] = 1.0
+                At_row = RD[t, :n] @ M[:n, :t]
+                F[:, t, :t] = -lam[:, None] * (At_row @ F[:, :t, :t])
+                F[:, t, t] = 1.0
+                Jm[t] = RD[t, :n] @ Hm[:n]
+            if inv_r > 0:
+                x = CD[:t, :t] @ M_row if full else d[:t] * M_row
+                N_row = M[:n, :t] @ x
+                Nm[t, :n] = N_row
+                Nm[:n, t] = N_row
+            # test-loss correlation C_u = sum_k w_k lambda_k C_v^k
+            if full:
+                Cu_row = (wlb * Hm[t]) @ Hm[:n].T
+            else:
+                cu_t = wlb @ Hm[t] ** 2
+            if need_G:
+                G_row = G[:, t, :n]
+                Y = np.zeros_like(G_row)
+                if k2 > 0:
+                    Y += k2 * (G_row @ Cg[0][:n, :n])
+                if inv_r > 0:
+                    Y += (inv_r * lam)[:, None] * (G_row @ Nm[:n, :n])
+                if full:
+                    Cu_row += wl @ np.matmul(G[:, :n, :n], Y[:, :, None])[:, :, 0]
+                else:
+                    cu_t += wl @ np.einsum("kr,kr->k", G_row, Y)
+            if full:
+                Cu[t, :n] = Cu_row
+                Cu[:n, t] = Cu_row
+                cu_t = Cu_row[t]
+            cu[t] = cu_t
+            test[t] = cu_t + sig2
+            if full:
+                CD_row = RD[:n, :n] @ ((Cu[:n, :n] + sig2) @ RD[t, :n])
+                CD[t, :n] = CD_row
+                CD[:n, t] = CD_row
+                train[t] = CD_row[t]
+                if k2 > 0:
+                    Cgt_row = RD[:n, :n] @ (Cg[0][:n, :n] @ RD[t, :n])
+                    Cgt[t, :n] = Cgt_row
+                    Cgt[:n, t] = Cgt_row
+            else:
+                d[t] = cu_t + sig2
+                train[t] = test[t]
+            # C_a = sum_k w_k Cov(a_k)
+            Ca_row = (wl2b * Jm[t]) @ Jm[:n].T
+            if need_G:
+                F_row = F[:, t, :n]
+                Y = np.zeros_like(F_row)
+                if inv_r > 0:
+                    Y += (inv_r * lam)[:, None] * (F_row @ CD[:n, :n] if full else F_row * d[:n])
+                if k2 > 0:
+                    Y += (k2 * lam**2)[:, None] * (F_row @ (Cgt if full else Cg[0])[:n, :n])
+                Ca_row += w @ np.matmul(F[:, :n, :n], Y[:, :, None])[:, :, 0]
+            Ca[t, :n] = Ca_row
+            Ca[:n, t] = Ca_row
+            if k2 > 0:
+                SF_row = wl @ F[:, t, :n]
+                SF[t, :n] = SF_row @ RD[:n, :n] if full else SF_row
+
+            if not (np.isfinite(test[t]) and np.isfinite(train[t]) and test[t] < threshold):
+                t_div = t
+                break
+
+            # ---- 3. forward fields, bottom-up --------------------------------------------
+            for l in range(L):
+                top = l == L - 1
+                if l == 0:
+                    B_row = eta * Ca[t, :n]
+                    if k2 > 0:
+                        B_row = B_row - k2 * SF[t, :n]
+                else:
+                    B_row = Qh[l - 1][t, :n] + eta * Ch[l - 1][t, :n]
+                    B_row[t] = Qh[l - 1][t, t]
+                if l == 0:
+                    B_row[t] = -k2 * SF[t, t] if k2 > 0 else 0.0
+                if g2 > 0:
+                    P[l][t, :n] = g2 * _vec_tri(B_row, Uh[l], n)
+                P[l][t, t] += 1.0
+                if top:
+                    q[t] = B_row @ r[:n]
+                    continue
+                Qh[l][t, :n] = _vec_tri(B_row, V[l], n)
+                C_xi = Ca if l == 0 else Ch[l - 1]
+                row = _tri_vec(P[l], C_xi[:n, :n] @ P[l][t, :n], n)
+                if g2 > 0:
+                    row += g2 * _tri_vec(Qh[l], Cg[l + 1][:n, :n] @ Qh[l][t, :n], n)
+                Ch[l][t, :n] = row
+                Ch[l][:n, t] = row
+
+    test[test >= threshold] = np.inf
+    if t_div is not None:
+        test[t_div:], train[t_div:] = np.inf, np.inf
+    m = T if t_div is None else t_div
+    order = {"M": M[:m, :m], "C_a": Ca[:m, :m], "C_g": [A[:m, :m] for A in Cg],
+             "R_g": [A[:m, :m] for A in Uh], "c_u": cu[:m]}
+    if full:
+        order.update(C_u=Cu[:m, :m], R_D=RD[:m, :m], C_D=CD[:m, :m])
+    return StepperResult(test, train, t_div, order)
