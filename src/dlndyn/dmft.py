@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import solve_triangular
 
 from .setting import Setting, divergence_threshold
 
@@ -64,11 +65,11 @@ class Order:
 
 
 def _inv_unit_lower(A: np.ndarray) -> np.ndarray:
-    """Inverse of a lower-triangular matrix with unit diagonal (all NaN once entries overflow)."""
-    try:
-        return np.linalg.solve(A, np.eye(A.shape[0]))
-    except np.linalg.LinAlgError:
-        return np.full_like(A, np.nan)
+    """Inverse of a lower-triangular matrix by forward substitution (LAPACK trtrs).
+
+    No pivoting: by causality, huge late rows (a blowing-up run) cannot touch the early ones.
+    """
+    return solve_triangular(A, np.eye(A.shape[0]), lower=True, check_finite=False)
 
 
 def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) -> dict:
@@ -152,6 +153,15 @@ def _losses(o: Order, s: Setting):
     return test, train
 
 
+def _first_bad(o: Order, s: Setting, threshold: float) -> int:
+    """First step whose loss is non-finite, negative or above threshold; the window length if
+    none."""
+    test, train = _losses(o, s)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(test) | ~np.isfinite(train) | (test < 0) | (test > threshold)
+    return int(np.argmax(bad)) if bad.any() else len(test)
+
+
 def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 300,
           modes: int | None = None, bins: int | None = None):
     """Solve the DMFT for ``s.T`` steps.
@@ -170,34 +180,42 @@ def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 30
                          "use theory(s), whose forward stepper can")
     initial, sweep = _model(s, modes, bins)
     T = s.T
-    threshold = divergence_threshold(1.0 + 1.0 / (s.gamma**2 * s.nu) + s.sigma**2)
-    o = initial(min(window, T), s.L)
+    threshold = np.inf  # set from the solved initial loss (step 0), as in the simulation
+    # Windows of steps 0..Tw-1: first the initial network alone (exact, sets the threshold),
+    # then `window` more steps at a time.
+    o = initial(1, s.L)
     Tw = 0
     while Tw < T:
-        Tw = min(Tw + window, T)
+        T_prev, Tw = Tw, (1 if Tw == 0 else min(Tw + window, T))
         o = o.padded(Tw) if o.C_v.shape[0] < Tw else o
+        converged = blew_up = False
         for it in range(max_iter):
             with np.errstate(all="ignore"):
                 new = sweep(o, s)
-            old_c, new_c = o.correlations(), new.correlations()
-            finite = all(np.all(np.isfinite(A)) for A in new_c)
-            scale = max(1.0, max(np.max(np.abs(A)) for A in new_c)) if finite else np.inf
-            change = max(np.max(np.abs(a - b)) for a, b in zip(new_c, old_c)) / scale
+            if not all(np.all(np.isfinite(A)) for A in new.correlations()):
+                blew_up = True  # keep o, the last finite iterate: its settled steps are exact
+                break
+            scale = max(1.0, max(np.max(np.abs(A)) for A in new.correlations()))
+            change = max(
+                np.max(np.abs(a - b)) for a, b in zip(new.correlations(), o.correlations())
+            ) / scale
             o = new
-            if finite and change < tol:
+            if change < tol:
+                converged = True
                 break
-            test, _ = _losses(o, s)
             # A window whose settled prefix already blew up is a divergence, not a failure.
-            if not finite or np.any(test[: Tw - window] > threshold):
+            if _first_bad(o, s, threshold) < T_prev:
                 break
-        test, train = _losses(o, s)
-        bad = ~np.isfinite(test) | (test > threshold)
-        if bad.any():
-            t_div = int(np.argmax(bad))
+        threshold = min(threshold, divergence_threshold(_losses(o, s)[0][0]))
+        t_div = _first_bad(o, s, threshold)
+        if blew_up:  # overflow inside this window's unsettled steps
+            t_div = min(t_div, max(T_prev, 1))
+        if t_div < Tw:
+            test, train = _losses(o, s)
             test_full, train_full = np.full(T, np.inf), np.full(T, np.inf)
             test_full[:t_div], train_full[:t_div] = test[:t_div], train[:t_div]
             return o, test_full, train_full, t_div
-        if not (finite and change < tol):
+        if not converged:
             raise DMFTConvergenceError(
                 f"DMFT did not converge on steps 0..{Tw - 1} after {max_iter} sweeps "
                 f"(last relative change {change:.2e}) for {s}"
