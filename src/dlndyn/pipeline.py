@@ -306,6 +306,22 @@ def agreement(sim: pd.DataFrame, th: pd.DataFrame, kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def optimal_lr(sim: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
+    """Optimal eta0 (lowest seed-mean final test loss, diverged points excluded) per lr_sweep run.
+
+    Columns: the Setting fields that differ between the runs (e.g. branch_scale, L), eta0_opt.
+    """
+    runs = [r for r in runs if r.kind == "lr_sweep"]
+    settings = [r.setting.asdict() for r in runs]
+    fields = [k for k in settings[0] if k != "eta0" and len({str(d[k]) for d in settings}) > 1]
+    summary = final_losses(sim)
+    rows = []
+    for run, d in zip(runs, settings):
+        mine = summary[(summary.panel == run.panel) & (summary.curve == run.curve)]
+        rows.append({**{k: d[k] for k in fields}, "eta0_opt": _argmin_eta0(mine)})
+    return pd.DataFrame(rows)
+
+
 def _argmin_eta0(summary: pd.DataFrame) -> float:
     finite = summary[np.isfinite(summary["mean"]) & ~summary["diverged"]]
     return math.nan if finite.empty else float(finite.loc[finite["mean"].idxmin(), "eta0"])

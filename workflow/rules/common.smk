@@ -39,11 +39,11 @@ def figure_tables(source):
 
 
 def figure_files(fig):
-    return [
-        f"{FIGDIR}/{fig}.pdf",
-        f"{FIGDIR}/{fig}.png",
-        f"{FIGDIR}/{fig}_agreement.csv",
-    ]
+    """A figure's outputs: pdf, png, agreement table, and optimal eta0 table if it sweeps eta0."""
+    files = [f"{FIGDIR}/{fig}.pdf", f"{FIGDIR}/{fig}.png", f"{FIGDIR}/{fig}_agreement.csv"]
+    if any(run.kind == "lr_sweep" for run in pipeline.figure_runs(config, fig)):
+        files.append(f"{FIGDIR}/{fig}_optimal_lr.csv")
+    return files
 
 
 def all_figure_files():

@@ -22,6 +22,24 @@ rule agreement:
 
 
 # ------------------------------------------------------------------------------------------
+rule optimal_lr:
+    input:
+        sim=figure_tables("sim"),
+    output:
+        f"{FIGDIR}/{{fig}}_optimal_lr.csv",
+    log:
+        f"{RESULTS}/logs/{{fig}}/optimal_lr.log",
+    params:
+        runs=lambda wildcards: [r.params() for r in pipeline.figure_runs(config, wildcards.fig)],
+    conda:
+        "../../environment.yml"
+    message:
+        "{wildcards.fig}: optimal learning rate per curve"
+    script:
+        "../scripts/optimal_lr.py"
+
+
+# ------------------------------------------------------------------------------------------
 rule plot:
     input:
         design=f"{RESULTS}/{{fig}}/design.csv",
@@ -51,3 +69,13 @@ rule fig1:
 rule fig2:
     input:
         figure_files("fig2"),
+
+
+rule fig4:
+    input:
+        figure_files("fig4"),
+
+
+rule fig5:
+    input:
+        figure_files("fig5"),
