@@ -105,3 +105,14 @@ def test_replace_revalidates():
     with pytest.raises(ValueError, match=r"Setting\.sigma="):
         s.replace(sigma=-1.0)
 
+
+
+def test_numpy_scalars_are_numbers_and_strings_are_not():
+    import numpy as np
+
+    s = Setting(L=np.int64(3), T=np.int32(7), nu=np.float32(2.0), alpha=np.int64(2))
+    assert (s.L, s.T, s.nu, s.alpha) == (3, 7, 2.0, 2.0)
+    assert type(s.L) is int and type(s.nu) is float and type(s.alpha) is float
+    for field, value in [("T", "5"), ("L", 2.5), ("nu", "2"), ("alpha", float("nan"))]:
+        with pytest.raises(ValueError, match=f"Setting.{field}="):
+            Setting(**{field: value})

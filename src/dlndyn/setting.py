@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 PARAMS = ("mup", "ntk")
@@ -113,7 +114,7 @@ class Setting:
 
         for name in ("L", "T"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) and not float(v).is_integer():
+            if not _is_number(v) or math.isinf(v) or not float(v).is_integer():
                 raise bad(name, "must be an integer")
             object.__setattr__(self, name, int(v))
             if getattr(self, name) < 1:
@@ -146,6 +147,10 @@ class Setting:
             raise bad("residual", "must be True or False")
         if self.data not in DATA:
             raise bad("data", f"must be one of {DATA}")
+        for name in ("nu", "alpha", "gamma0", "eta0", "sigma", "beta0", "capacity", "source"):
+            object.__setattr__(self, name, float(getattr(self, name)))  # numpy scalars too
+        if self.alpha_B is not None:
+            object.__setattr__(self, "alpha_B", float(self.alpha_B))
 
     # --- derived quantities (the conventions above) ---
     @property
@@ -199,4 +204,5 @@ class Setting:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+    """A real number, numpy scalars included; not a bool, a string or NaN."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
