@@ -5,7 +5,12 @@ rule agreement:
         sim=figure_tables("sim"),
         theory=figure_tables("theory"),
     output:
-        f"{FIGDIR}/{{fig}}_agreement.csv",
+        report(
+            f"{FIGDIR}/{{fig}}_agreement.csv",
+            caption="../report/table.rst",
+            category="Agreement",
+            labels={"figure": "{fig}"},
+        ),
     log:
         f"{RESULTS}/logs/{{fig}}/agreement.log",
     params:
@@ -26,7 +31,12 @@ rule optimal_lr:
     input:
         sim=figure_tables("sim"),
     output:
-        f"{FIGDIR}/{{fig}}_optimal_lr.csv",
+        report(
+            f"{FIGDIR}/{{fig}}_optimal_lr.csv",
+            caption="../report/table.rst",
+            category="Optimal learning rates",
+            labels={"figure": "{fig}"},
+        ),
     log:
         f"{RESULTS}/logs/{{fig}}/optimal_lr.log",
     params:
@@ -47,7 +57,12 @@ rule plot:
         theory=figure_tables("theory"),
     output:
         pdf=f"{FIGDIR}/{{fig}}.pdf",
-        png=f"{FIGDIR}/{{fig}}.png",
+        png=report(
+            f"{FIGDIR}/{{fig}}.png",
+            caption="../report/figure.rst",
+            category="Figures",
+            labels={"figure": "{fig}"},
+        ),
     log:
         f"{RESULTS}/logs/{{fig}}/plot.log",
     params:
