@@ -92,6 +92,20 @@ def physical_units(s: Setting, modes: int) -> dict:
     return {"scale": scale, "eta": s.eta0 * scale, "gamma": s.gamma / math.sqrt(scale)}
 
 
+def physical_setting(s: Setting, modes: int, *, eta: float, gamma: float) -> Setting:
+    """``s`` with eta0, gamma0 chosen so that on ``modes`` modes it runs at physical rates.
+
+    Physical units (spec section 7): lambda_1 = 1, per-mode learning rate eta lambda_k,
+    richness gamma. Exact at nu = inf and alpha_B (or alpha) = inf under muP, where the
+    dynamics depend on (eta0, gamma0, modes) only through (eta, gamma):
+    eta0 = eta / s_K and gamma0 = gamma sqrt(s_K), s_K = lambda_1 = K / sum_k k^-a.
+    """
+    if s.param != "mup":
+        raise ValueError("physical_setting: physical units are defined under muP (param='mup')")
+    scale = physical_units(s, modes)["scale"]
+    return s.replace(eta0=eta / scale, gamma0=gamma * math.sqrt(scale))
+
+
 def lazy_max_eta0(s: Setting, modes: int | None = None) -> float:
     """Largest stable eta0 of lazy infinite-width GD: 2 / ((L+1) lambda_max).
 

@@ -62,6 +62,28 @@ def _vec_tri(x: np.ndarray, A: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _vec_tri_k(x: np.ndarray, A: np.ndarray, n: int) -> np.ndarray:
+    """x[:n] @ A[k, :n, :n] for a stack of lower-triangular A: shape (K, n)."""
+    if n <= 2 * _BLOCK:
+        return x[:n] @ A[:, :n, :n]
+    out = np.zeros((A.shape[0], n))
+    for i0 in range(0, n, _BLOCK):
+        i1 = min(i0 + _BLOCK, n)
+        out[:, :i1] += x[i0:i1] @ A[:, i0:i1, :i1]
+    return out
+
+
+def _tri_vec_k(A: np.ndarray, Y: np.ndarray, n: int) -> np.ndarray:
+    """A[k, :n, :n] @ Y[k, :n] for a stack of lower-triangular A: shape (K, n)."""
+    if n <= 2 * _BLOCK:
+        return np.matmul(A[:, :n, :n], Y[:, :n, None])[:, :, 0]
+    out = np.empty((A.shape[0], n))
+    for i0 in range(0, n, _BLOCK):
+        i1 = min(i0 + _BLOCK, n)
+        out[:, i0:i1] = np.matmul(A[:, i0:i1, :i1], Y[:, :i1, None])[:, :, 0]
+    return out
+
+
 def _tri_vec(A: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """A[:n, :n] @ y[:n] for lower-triangular A, reading only the lower half (row blocks)."""
     if n <= 2 * _BLOCK:
@@ -195,7 +217,7 @@ def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> Steppe
             A_row = M_row @ RD[:t, :t] if full else M_row
             Hm[t] = 1.0 - lam * (A_row @ Hm[:t])
             if need_G:
-                G[:, t, :t] = -lam[:, None] * (A_row @ G[:, :t, :t])
+                G[:, t, :t] = -lam[:, None] * _vec_tri_k(A_row, G, t)
                 G[:, t, t] = 1.0
             if full:
                 sq = math.sqrt(ratio)
@@ -203,7 +225,7 @@ def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> Steppe
                 RD[t, :t] = (Ru_row @ RD[:t, :t]) / sq
                 RD[t, t] = 1.0
                 At_row = RD[t, :n] @ M[:n, :t]
-                F[:, t, :t] = -lam[:, None] * (At_row @ F[:, :t, :t])
+                F[:, t, :t] = -lam[:, None] * _vec_tri_k(At_row, F, t)
                 F[:, t, t] = 1.0
                 Jm[t] = RD[t, :n] @ Hm[:n]
             if inv_r > 0:
@@ -224,7 +246,7 @@ def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> Steppe
                 if inv_r > 0:
                     Y += (inv_r * lam)[:, None] * (G_row @ Nm[:n, :n])
                 if full:
-                    Cu_row += wl @ np.matmul(G[:, :n, :n], Y[:, :, None])[:, :, 0]
+                    Cu_row += wl @ _tri_vec_k(G, Y, n)
                 else:
                     cu_t += wl @ np.einsum("kr,kr->k", G_row, Y)
             if full:
@@ -254,7 +276,7 @@ def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> Steppe
                     Y += (inv_r * lam)[:, None] * (F_row @ CD[:n, :n] if full else F_row * d[:n])
                 if k2 > 0:
                     Y += (k2 * lam**2)[:, None] * (F_row @ (Cgt if full else Cg[0])[:n, :n])
-                Ca_row += w @ np.matmul(F[:, :n, :n], Y[:, :, None])[:, :, 0]
+                Ca_row += w @ _tri_vec_k(F, Y, n)
             Ca[t, :n] = Ca_row
             Ca[:n, t] = Ca_row
             if k2 > 0:
