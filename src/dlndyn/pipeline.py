@@ -314,6 +314,7 @@ def optimal_lr(sim: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     runs = [r for r in runs if r.kind == "lr_sweep"]
     settings = [r.setting.asdict() for r in runs]
     fields = [k for k in settings[0] if k != "eta0" and len({str(d[k]) for d in settings}) > 1]
+    fields.sort(key=lambda k: k in runs[0].vary)  # panel-level fields first, then swept ones
     summary = final_losses(sim)
     rows = []
     for run, d in zip(runs, settings):
