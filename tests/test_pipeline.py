@@ -152,3 +152,44 @@ def test_simulate_and_theory_runs_make_tidy_tables():
     th = pipeline.theory_run(run, log=lambda m: None)
     assert len(th) == 2 * 6 and th.converged.all()
     assert np.allclose(th.test_loss[th.step == 0], 2.0)  # 1 + 1/(gamma^2 nu)
+
+
+def test_curves_combine_with_vary_and_physical_units_convert():
+    config = pipeline.check_config(load(), SCHEMA)
+    runs = pipeline.panel_runs(config, "fig10", "a")
+    pcfg = config["figures"]["fig10"]["panels"]["a"]
+    assert len(runs) == len(pcfg["curves"]) * 3 * 2  # curves x source x gamma0
+    assert all(not r.simulated and r.kind == "exponent" for r in runs)
+    # physical eta = 0.05 at L = 1 -> Setting eta0 = eta / lambda_1 on 10^6 modes
+    from dlndyn.powerlaw import physical_units
+
+    r = next(r for r in runs if r.vary == {"L": 1, "eta0": 0.05, "source": 0.5, "gamma0": 1.5})
+    scale = physical_units(r.setting, pcfg["modes"])["scale"]
+    assert np.isclose(r.setting.eta0 * scale, 0.05) and np.isclose(r.setting.gamma0,
+                                                                   1.5 * np.sqrt(scale))
+    assert r.curve == "L~1_eta0~0.05_source~0.5_gamma0~1.5"
+    # the design table keeps the physical values for the legend, and gives the Setting back
+    design = pipeline.design_table(runs)
+    back = dict(((p, c), s) for p, c, s in pipeline.design_curves(design, "a"))
+    assert back[("a", r.curve)] == r.setting
+    assert design.loc[design.curve == r.curve, "vary_eta0"].item() == 0.05
+
+
+def test_exponent_table_measures_a_known_power_law():
+    from dlndyn import Setting
+
+    steps = np.arange(1000)
+    s_rich = Setting(nu=float("inf"), alpha_B=float("inf"), data="powerlaw", source=0.5)
+    s_lazy = s_rich.replace(gamma0=0.0)
+    th = pd.concat([
+        pd.DataFrame({"panel": "a", "curve": "rich", "step": steps, "diverged": False,
+                      "test_loss": 3.0 * np.maximum(steps, 1) ** (-2 / 3)}),
+        pd.DataFrame({"panel": "a", "curve": "lazy", "step": steps, "diverged": steps > 500,
+                      "test_loss": np.maximum(steps, 1) ** -0.5}),
+    ])
+    table = pipeline.exponent_table(th, [("a", "rich", s_rich), ("a", "lazy", s_lazy)])
+    rich, lazy = table.iloc[0], table.iloc[1]
+    assert rich.regime == "rich" and np.isclose(rich.slope, -2 / 3, rtol=1e-6)
+    assert np.isclose(rich.predicted, -2 / 3)
+    assert lazy.regime == "lazy" and np.isnan(lazy.slope) and lazy.predicted == -0.5
+    assert list(table.columns) == ["source", "regime", "L", "slope", "predicted"]

@@ -24,7 +24,7 @@ from .dmft import DMFTConvergenceError, theory
 from .engine import simulate
 from .setting import Setting
 
-KINDS = ("dynamics", "lr_sweep")
+KINDS = ("dynamics", "lr_sweep", "final", "exponent")
 
 
 class ConfigError(ValueError):
@@ -92,6 +92,9 @@ class Run:
     D: int
     seeds: int
     eta0_grid: tuple | None
+    simulated: bool = True  # False: a theory-only curve (e.g. an infinite-width limit)
+    modes: int | None = None  # power-law data: modes of the theory (default D)
+    bins: int | None = None  # power-law data: coarse-grain the modes into this many groups
 
     def params(self) -> dict:
         """Plain dict for Snakemake params (changes to it rerun the job)."""
@@ -105,6 +108,9 @@ class Run:
             "D": self.D,
             "seeds": self.seeds,
             "eta0_grid": None if self.eta0_grid is None else list(self.eta0_grid),
+            "simulated": self.simulated,
+            "modes": self.modes,
+            "bins": self.bins,
         }
 
     @classmethod
@@ -130,27 +136,45 @@ def eta0_grid(spec) -> tuple | None:
 
 
 def panel_runs(config: dict, fig: str, panel: str) -> list[Run]:
+    """The runs of a panel: each entry of ``curves`` (default one empty entry) combined with
+    every point of the ``vary`` grid, on top of the figure's ``base`` and the panel's ``set``.
+
+    With ``units: physical`` the eta0 and gamma0 of the panel are physical rates (spec 7:
+    lambda_1 = 1), converted to Setting units on the theory's number of modes.
+    """
     fcfg = config["figures"][fig]
     pcfg = fcfg["panels"][panel]
     vary = pcfg.get("vary", {})
+    kind = pcfg.get("kind", "dynamics")
+    D = int(pcfg.get("D", fcfg["D"]))
+    modes = pcfg.get("modes")
     runs = []
-    for values in itertools.product(*vary.values()):
-        point = dict(zip(vary, values))
-        setting = Setting(**{**fcfg.get("base", {}), **pcfg.get("set", {}), **point})
-        curve = "_".join(f"{k}~{format_value(v)}" for k, v in point.items()) or "base"
-        runs.append(
-            Run(
-                fig=fig,
-                panel=panel,
-                curve=curve,
-                kind=pcfg.get("kind", "dynamics"),
-                setting=setting,
-                vary=point,
-                D=int(pcfg.get("D", fcfg["D"])),
-                seeds=int(pcfg.get("seeds", fcfg["seeds"])),
-                eta0_grid=eta0_grid(pcfg.get("eta0")),
+    for extra in pcfg.get("curves", [{}]):
+        for values in itertools.product(*vary.values()):
+            point = {**extra, **dict(zip(vary, values))}
+            setting = Setting(**{**fcfg.get("base", {}), **pcfg.get("set", {}), **point})
+            if pcfg.get("units") == "physical":
+                from .powerlaw import physical_setting
+
+                setting = physical_setting(setting, modes or D, eta=setting.eta0,
+                                           gamma=setting.gamma0)
+            curve = "_".join(f"{k}~{format_value(v)}" for k, v in point.items()) or "base"
+            runs.append(
+                Run(
+                    fig=fig,
+                    panel=panel,
+                    curve=curve,
+                    kind=kind,
+                    setting=setting,
+                    vary=point,
+                    D=D,
+                    seeds=int(pcfg.get("seeds", fcfg["seeds"])),
+                    eta0_grid=eta0_grid(pcfg.get("eta0")),
+                    simulated=not pcfg.get("theory_only", kind == "exponent"),
+                    modes=modes,
+                    bins=pcfg.get("bins"),
+                )
             )
-        )
     return runs
 
 
@@ -170,7 +194,8 @@ def design_table(runs: list[Run]) -> pd.DataFrame:
     rows = []
     for r in runs:
         rows.append({**r.columns(), "kind": r.kind, "seeds": r.seeds,
-                     "vary": ",".join(r.vary), "n_eta0": len(r.eta0_grid or ())})
+                     "vary": ",".join(r.vary), "n_eta0": len(r.eta0_grid or ()),
+                     "simulated": r.simulated, **{f"vary_{k}": v for k, v in r.vary.items()}})
     return pd.DataFrame(rows)
 
 
@@ -215,7 +240,7 @@ def theory_run(run: Run, *, log=print) -> pd.DataFrame:
     for eta0 in grid:
         s = run.setting.replace(eta0=eta0)
         try:
-            df = theory(s).assign(converged=True)
+            df = theory(s, modes=run.modes or run.D, bins=run.bins).assign(converged=True)
         except DMFTConvergenceError as err:
             log(f"WARNING: {err}")
             steps = np.arange(s.T)
@@ -247,7 +272,12 @@ def write_table(df: pd.DataFrame, path) -> None:
 
 
 def read_tables(paths) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    """Concatenate tidy tables (an empty table with the key columns when there are none)."""
+    tables = [pd.read_parquet(p) for p in paths]
+    if not tables:
+        return pd.DataFrame(columns=["panel", "curve", "eta0", "step", "seed", "train_loss",
+                                     "test_loss", "diverged"])
+    return pd.concat(tables, ignore_index=True)
 
 
 # ----------------------------------------------------------------------------------------
@@ -279,15 +309,18 @@ def agreement(sim: pd.DataFrame, th: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Theory vs simulation per curve: relative error of the seed-mean against the DMFT.
 
     dynamics: over steps t >= 1 for test and train loss. lr_sweep: final test loss over the
-    eta0 grid points where neither diverged, plus both optimal eta0.
+    eta0 grid points where neither diverged, plus both optimal eta0. final: final test loss.
     """
     rows = []
+    if sim.empty or kind == "exponent":  # theory-only curves
+        return pd.DataFrame(columns=["panel", "curve", "quantity", "n_points", "rel_err_mean",
+                                     "rel_err_max", "rel_sem_mean"])
     quantities = ["test_loss", "train_loss"] if kind == "dynamics" else ["test_loss"]
     for q in quantities:
         if kind == "dynamics":
             s = seed_summary(sim[sim.step >= 1], q)
             t = th[th.step >= 1][["panel", "curve", "eta0", "step", q, "diverged"]]
-        else:
+        else:  # lr_sweep, final
             s, t = final_losses(sim, q), final_losses(th, q).rename(columns={"mean": q})
         m = s.merge(t, on=["panel", "curve", "eta0", "step"], suffixes=("", "_th"))
         ok = ~m.diverged & ~m.diverged_th & np.isfinite(m[q]) & (m[q] > 0)
@@ -321,6 +354,37 @@ def optimal_lr(sim: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
         mine = summary[(summary.panel == run.panel) & (summary.curve == run.curve)]
         rows.append({**{k: d[k] for k in fields}, "eta0_opt": _argmin_eta0(mine)})
     return pd.DataFrame(rows)
+
+
+def exponent_table(th: pd.DataFrame, curves, decades: float = 1.0) -> pd.DataFrame:
+    """Late-time log-log slope of each curve's theory loss against its prediction.
+
+    ``curves``: (panel, curve, Setting) triples. Columns: source, regime (lazy: gamma = 0,
+    else rich), L, slope (fitted over the last ``decades`` of t to L(t) - sigma^2; NaN if the
+    run diverged), predicted (spec section 7).
+    """
+    from .powerlaw import fit_exponent, predicted_exponent
+
+    rows = []
+    for panel, curve, s in curves:
+        t = th[(th.panel == panel) & (th.curve == curve)]
+        regime = "lazy" if s.gamma == 0 else "rich"
+        slope = math.nan
+        if not t.diverged.any():
+            slope = fit_exponent(t.step, t.test_loss, decades=decades, floor=s.sigma**2)
+        rows.append({"source": s.source, "regime": regime, "L": s.L, "slope": slope,
+                     "predicted": predicted_exponent(s.source, regime)})
+    return pd.DataFrame(rows)
+
+
+def design_curves(design: pd.DataFrame, panel: str):
+    """(panel, curve, Setting) of every run of a panel, read back from the design table."""
+    fields = Setting.__dataclass_fields__
+    for _, row in design[design.panel == panel].iterrows():
+        kw = {k: row[k] for k in fields}
+        kw["alpha_B"] = None if pd.isna(kw["alpha_B"]) else float(kw["alpha_B"])
+        kw["residual"] = bool(kw["residual"])
+        yield panel, row["curve"], Setting(**kw)
 
 
 def _argmin_eta0(summary: pd.DataFrame) -> float:

@@ -52,11 +52,35 @@ def _colors(n: int):
     return [cmap(x) for x in np.linspace(0.0, 0.85, max(n, 1))]
 
 
+def _vary(row) -> dict:
+    """The swept values of a design row (as given in the config, e.g. physical units)."""
+    return {k: row[f"vary_{k}"] for k in str(row["vary"]).split(",") if k and k != "nan"}
+
+
 def _curves(design: pd.DataFrame, panel: str):
     rows = design[design.panel == panel]
     for (_, row), color in zip(rows.iterrows(), _colors(len(rows))):
-        vary = {k: row[k] for k in str(row["vary"]).split(",") if k}
-        yield row["curve"], curve_label(vary), color
+        yield row["curve"], curve_label(_vary(row)), color
+
+
+def _power_law_guides(ax, design, th, panel):
+    """Dotted guides t^-b (lazy) and t^-2b/(1+b) (rich, b < 1) through each theory curve's
+    value at a tenth of its horizon (spec section 7)."""
+    from .powerlaw import predicted_exponent
+
+    for _, row in design[design.panel == panel].iterrows():
+        t = th[(th.panel == panel) & (th.curve == row["curve"])]
+        t = t[np.isfinite(t.test_loss) & (t.step >= 1)]
+        if t.empty:
+            continue
+        regime = "lazy" if row["gamma0"] == 0 else "rich"
+        slope = predicted_exponent(row["source"], regime)
+        t0 = max(1, int(t.step.max() / 10))
+        y0 = float(t.test_loss[t.step >= t0].iloc[0]) * 0.5
+        x = np.array([t0, t.step.max()])
+        ax.plot(x, y0 * (x / t0) ** slope, color="0.35", lw=0.9, ls=":")
+        ax.annotate(f"$t^{{{slope:.2f}}}$", (x[1], y0 * (x[1] / t0) ** slope), fontsize=7,
+                    color="0.3", xytext=(2, 0), textcoords="offset points", va="center")
 
 
 def plot_dynamics(ax, pcfg, design, sim, th, panel):
@@ -75,7 +99,10 @@ def plot_dynamics(ax, pcfg, design, sim, th, panel):
                         **DIVERGED_MARKER)
             t = th[(th.panel == panel) & (th.curve == curve) & (th.step >= 1)]
             t = t[np.isfinite(t[q])]
-            ax.plot(t.step, t[q], color=color, alpha=alpha, lw=lw, ls=(0, (3, 2)))
+            ax.plot(t.step, t[q], color=color, alpha=alpha, lw=lw, ls=(0, (3, 2)),
+                    label=label if s.empty and q == "test_loss" else None)
+    if pcfg.get("guides"):
+        _power_law_guides(ax, design, th, panel)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step $t$")
@@ -107,7 +134,52 @@ def plot_lr_sweep(ax, pcfg, design, sim, th, panel):
     ax.set_ylabel(f"test loss at $t={int(sim.step.max())}$")
 
 
-PLOTTERS = {"dynamics": plot_dynamics, "lr_sweep": plot_lr_sweep}
+def plot_final(ax, pcfg, design, sim, th, panel):
+    """Final test loss against the panel's first swept field; one curve per value of the rest."""
+    rows = design[design.panel == panel]
+    keys = str(rows["vary"].iloc[0]).split(",")
+    x_key, group_keys = keys[0], keys[1:]
+    groups = rows.groupby([f"vary_{k}" for k in group_keys], sort=False) if group_keys else [
+        ((), rows)]
+    for (key, g), color in zip(groups, _colors(len(groups))):
+        label = curve_label(dict(zip(group_keys, np.atleast_1d(key)))) if group_keys else None
+        xs, sm, se, tm = [], [], [], []
+        for _, row in g.iterrows():
+            s = final_losses(sim[(sim.panel == panel) & (sim.curve == row["curve"])])
+            t = final_losses(th[(th.panel == panel) & (th.curve == row["curve"])])
+            xs.append(row[f"vary_{x_key}"])
+            sm.append(s["mean"].iloc[0] if len(s) else np.nan)
+            se.append(s["sem"].iloc[0] if len(s) else np.nan)
+            tm.append(t["mean"].iloc[0] if len(t) else np.nan)
+        ax.errorbar(xs, sm, yerr=se, color=color, marker="o", ms=3.5, capsize=0, label=label)
+        ax.plot(xs, tm, color=color, ls=(0, (3, 2)), lw=1.2)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"${SYMBOLS.get(x_key, x_key)}$")
+    ax.set_ylabel(f"final test loss ($t={int(th.step.max())}$)")
+
+
+def plot_exponent(ax, pcfg, design, sim, th, panel):
+    """Measured late-time decay exponent of the theory against the predictions, vs source b."""
+    from .pipeline import design_curves, exponent_table
+    from .powerlaw import predicted_exponent
+
+    table = exponent_table(th, design_curves(design, panel))
+    b = np.linspace(0.05, max(2.0, table.source.max() * 1.1), 200)
+    for regime, color in (("lazy", "tab:blue"), ("rich", "tab:red")):
+        ax.plot(b, [-predicted_exponent(x, regime) for x in b], color=color, lw=1.2,
+                ls=(0, (3, 2)), label=f"{regime}: " + ("$b$" if regime == "lazy"
+                                                        else "$2b/(1+b)$ for $b<1$"))
+        sub = table[table.regime == regime]
+        for (L, g), marker in zip(sub.groupby("L"), "osD^v"):
+            ax.plot(g.source, -g.slope, color=color, marker=marker, ls="none", ms=5, mfc="none",
+                    label=f"{regime}, $L={L}$")
+    ax.set_xlabel("source exponent $b$")
+    ax.set_ylabel(r"decay exponent $-d\log\mathcal{L}/d\log t$")
+
+
+PLOTTERS = {"dynamics": plot_dynamics, "lr_sweep": plot_lr_sweep, "final": plot_final,
+            "exponent": plot_exponent}
 
 
 def style_legend_handles(kind: str):

@@ -33,16 +33,21 @@ def figure_tables(source):
         return [
             f"{RESULTS}/{wildcards.fig}/{source}/{run.panel}/{run.curve}.parquet"
             for run in pipeline.figure_runs(config, wildcards.fig)
+            if source == "theory" or run.simulated
         ]
 
     return inputs
 
 
 def figure_files(fig):
-    """A figure's outputs: pdf, png, agreement table, and optimal eta0 table if it sweeps eta0."""
+    """A figure's outputs: pdf, png, agreement table, and the optimal eta0 (eta0 sweeps) and
+    exponent (exponent panels) tables."""
     files = [f"{FIGDIR}/{fig}.pdf", f"{FIGDIR}/{fig}.png", f"{FIGDIR}/{fig}_agreement.csv"]
-    if any(run.kind == "lr_sweep" for run in pipeline.figure_runs(config, fig)):
+    kinds = {run.kind for run in pipeline.figure_runs(config, fig)}
+    if "lr_sweep" in kinds:
         files.append(f"{FIGDIR}/{fig}_optimal_lr.csv")
+    if "exponent" in kinds:
+        files.append(f"{FIGDIR}/{fig}_exponents.csv")
     return files
 
 

@@ -50,6 +50,29 @@ rule optimal_lr:
 
 
 # ------------------------------------------------------------------------------------------
+rule exponents:
+    input:
+        theory=figure_tables("theory"),
+    output:
+        report(
+            f"{FIGDIR}/{{fig}}_exponents.csv",
+            caption="../report/table.rst",
+            category="Exponents",
+            labels={"figure": "{fig}"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{fig}}/exponents.log",
+    params:
+        runs=lambda wildcards: [r.params() for r in pipeline.figure_runs(config, wildcards.fig)],
+    conda:
+        "../../environment.yml"
+    message:
+        "{wildcards.fig}: late-time exponents of the theory"
+    script:
+        "../scripts/exponents.py"
+
+
+# ------------------------------------------------------------------------------------------
 rule plot:
     input:
         design=f"{RESULTS}/{{fig}}/design.csv",
@@ -86,6 +109,11 @@ rule fig2:
         figure_files("fig2"),
 
 
+rule fig3:
+    input:
+        figure_files("fig3"),
+
+
 rule fig4:
     input:
         figure_files("fig4"),
@@ -94,3 +122,18 @@ rule fig4:
 rule fig5:
     input:
         figure_files("fig5"),
+
+
+rule fig6:
+    input:
+        figure_files("fig6"),
+
+
+rule fig7:
+    input:
+        figure_files("fig7"),
+
+
+rule fig10:
+    input:
+        figure_files("fig10"),
