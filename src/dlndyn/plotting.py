@@ -3,6 +3,7 @@ DMFT theory dashed, one colour per curve, log axes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -214,6 +215,48 @@ def plot_figure(fcfg: dict, design: pd.DataFrame, sim: pd.DataFrame, th: pd.Data
             fig.suptitle(fcfg["title"], y=1.0 + 0.09 / rows, fontsize=10.5)
         fig.tight_layout()
         for out in outputs:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(out, metadata={"CreationDate": None} if str(out).endswith(".pdf") else None)
+            save_atomic(fig, out)
+        plt.close(fig)
+
+
+def save_atomic(fig, out) -> None:
+    """Save a figure (format from the suffix) so that ``out`` is never half written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fmt = out.suffix.lstrip(".")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        fig.savefig(tmp, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def plot_table1(table: pd.DataFrame, outputs) -> None:
+    """Wall time per method against N, T and L (one panel per sweep), log-log."""
+    sweeps = list(dict.fromkeys(table.sweep))
+    x_of = {"nu": "N", "T": "T", "L": "L"}
+    styles = {"dmft": ("tab:red", "DMFT theory (N = inf)"),
+              "rank_one": ("tab:blue", "rank-one engine"),
+              "autodiff": ("0.4", "jax.grad training")}
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(3.1 * len(sweeps), 2.6), squeeze=False)
+        for ax, sweep in zip(axes.flat, sweeps):
+            part = table[table.sweep == sweep]
+            x = x_of.get(sweep, sweep)
+            for method, g in part.groupby("method", sort=False):
+                color, label = styles.get(method, ("k", method))
+                ax.plot(g[x], g.seconds, color=color, marker="o", ms=3.5, label=label)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(f"${x}$")
+            ax.set_ylabel("wall time (s)")
+            fixed = part.iloc[0]
+            others = ", ".join(f"{k}={fixed[k]}" for k in ("N", "T", "L", "P") if k != x)
+            ax.set_title(others, loc="left", fontsize=8)
+        axes.flat[0].legend()
+        fig.suptitle("Table 1, measured: theory vs simulation cost", fontsize=10.5)
+        fig.tight_layout()
+        for out in outputs:
+            save_atomic(fig, out)
         plt.close(fig)

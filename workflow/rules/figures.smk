@@ -98,6 +98,35 @@ rule plot:
         "../scripts/plot.py"
 
 
+# ------------------------------------------------------------------------------------------
+# Table 1, measured on this machine (timings: not part of `all`; build with `snakemake table1`).
+rule table1:
+    output:
+        csv=report(
+            f"{FIGDIR}/table1.csv",
+            caption="../report/table1.rst",
+            category="Table 1",
+        ),
+        pdf=f"{FIGDIR}/table1.pdf",
+        png=report(
+            f"{FIGDIR}/table1.png",
+            caption="../report/table1.rst",
+            category="Table 1",
+        ),
+    log:
+        f"{RESULTS}/logs/table1.log",
+    params:
+        table1=config["table1"],
+    resources:
+        gpu=1,
+    conda:
+        "../../environment.yml"
+    message:
+        "Table 1: wall time of theory vs simulation"
+    script:
+        "../scripts/table1.py"
+
+
 # One target per figure ---------------------------------------------------------------------
 rule fig1:
     input:
