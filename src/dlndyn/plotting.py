@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from .pipeline import final_losses, seed_summary  # noqa: E402
 
@@ -34,7 +35,8 @@ STYLE = {
 }
 
 SYMBOLS = {"nu": r"\nu", "alpha": r"\alpha", "alpha_B": r"\alpha_B", "gamma0": r"\gamma_0",
-           "eta0": r"\eta_0", "sigma": r"\sigma", "beta0": r"\beta_0", "L": "L"}
+           "eta0": r"\eta_0", "sigma": r"\sigma", "beta0": r"\beta_0", "L": "L",
+           "source": "b", "capacity": "a"}
 
 DIVERGED_MARKER = dict(marker="x", ms=5, mew=1.2, ls="none")
 
@@ -90,9 +92,11 @@ def plot_dynamics(ax, pcfg, design, sim, th, panel):
         for q, alpha, lw in [("test_loss", 1.0, 1.6), ("train_loss", 0.55, 1.0)][: 1 + show_train]:
             s = seed_summary(sim[(sim.panel == panel) & (sim.curve == curve) & (sim.step >= 1)], q)
             finite = s[np.isfinite(s["mean"])]
+            if s.empty:  # a theory-only curve
+                finite = s
             lo = np.clip(finite["mean"] - finite["sem"], 1e-300, None)
             ax.plot(finite.step, finite["mean"], color=color, alpha=alpha, lw=lw,
-                    label=label if q == "test_loss" else None)
+                    label=label if q == "test_loss" and not s.empty else None)
             ax.fill_between(finite.step, lo, finite["mean"] + finite["sem"], color=color,
                             alpha=0.18 * alpha, lw=0)
             if len(finite) < len(s) and len(finite):  # diverged: mark where it blew up
@@ -156,6 +160,7 @@ def plot_final(ax, pcfg, design, sim, th, panel):
         ax.plot(xs, tm, color=color, ls=(0, (3, 2)), lw=1.2)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])
     ax.set_xlabel(f"${SYMBOLS.get(x_key, x_key)}$")
     ax.set_ylabel(f"final test loss ($t={int(th.step.max())}$)")
 
@@ -202,6 +207,9 @@ def plot_figure(fcfg: dict, design: pd.DataFrame, sim: pd.DataFrame, th: pd.Data
             pcfg = fcfg["panels"][panel]
             kind = pcfg.get("kind", "dynamics")
             PLOTTERS[kind](ax, pcfg, design, sim, th, panel)
+            ax.xaxis.set_minor_formatter(NullFormatter())  # no crowded minor labels
+            if pcfg.get("ylim"):
+                ax.set_ylim(*pcfg["ylim"])
             ax.set_title(f"({panel}) {pcfg.get('title', '')}", loc="left")
             leg = ax.legend(loc="best", handlelength=1.6)
             ax.add_artist(leg)
