@@ -65,11 +65,23 @@ class Order:
 
 
 def _inv_unit_lower(A: np.ndarray) -> np.ndarray:
-    """Inverse of a lower-triangular matrix by forward substitution (LAPACK trtrs).
+    """Inverse of a lower-triangular matrix (or a stack of them) by forward substitution.
 
     No pivoting: by causality, huge late rows (a blowing-up run) cannot touch the early ones.
     """
-    return solve_triangular(A, np.eye(A.shape[0]), lower=True, check_finite=False)
+    eye = np.eye(A.shape[-1])
+    if A.ndim == 3:
+        return np.stack([solve_triangular(a, eye, lower=True, check_finite=False) for a in A])
+    return solve_triangular(A, eye, lower=True, check_finite=False)
+
+
+def data_block(s: Setting, C_v: np.ndarray, R_v: np.ndarray) -> dict:
+    """Data space (one P-site): R_Delta and C_Delta from the weight-space C_v and R_v."""
+    T = C_v.shape[0]
+    if s.online:  # fresh batch each step: white data noise, instantaneous response
+        return {"R_D": np.eye(T), "C_D": np.diag(np.diag(C_v) + s.sigma**2)}
+    R_D = _inv_unit_lower(np.eye(T) - R_v / np.sqrt(s.alpha))
+    return {"R_D": R_D, "C_D": R_D @ (C_v + s.sigma**2) @ R_D.T}
 
 
 def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) -> dict:
@@ -93,14 +105,7 @@ def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) 
     C_a = F @ o.C_D @ F.T / ratio + F @ o.R_D @ signal @ o.R_D.T @ F.T
     R_v = -G @ M / sq
     R_a = -F @ o.R_D / (g * np.sqrt(nu))
-
-    if s.online:  # fresh batch each step: white data noise, instantaneous response
-        R_D = I
-        C_D = np.diag(np.diag(C_v) + s.sigma**2)
-    else:
-        R_D = _inv_unit_lower(I - R_v / sq)
-        C_D = R_D @ (C_v + s.sigma**2 * ones) @ R_D.T
-    return {"C_v": C_v, "C_a": C_a, "R_v": R_v, "R_a": R_a, "R_D": R_D, "C_D": C_D}
+    return {"C_v": C_v, "C_a": C_a, "R_v": R_v, "R_a": R_a, **data_block(s, C_v, R_v)}
 
 
 def hidden_block(o: Order, s: Setting) -> dict:

@@ -39,7 +39,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .dmft import Order
+from .dmft import Order, _inv_unit_lower, data_block
 from .dmft import hidden_block as plain_hidden_block
 from .setting import Setting, spectrum
 from .stepper import Modes, step_dmft
@@ -120,14 +120,6 @@ def lazy_max_eta0(s: Setting, modes: int | None = None) -> float:
 # ----------------------------------------------------------------------------------------
 # Per-mode weight/data block for the fixed-point solver (checks, residual networks)
 # ----------------------------------------------------------------------------------------
-def _inv_unit_lower(A: np.ndarray) -> np.ndarray:
-    """Inverse of (a stack of) unit lower-triangular matrices; all NaN once entries overflow."""
-    try:
-        return np.linalg.solve(A, np.broadcast_to(np.eye(A.shape[-1]), A.shape))
-    except np.linalg.LinAlgError:
-        return np.full_like(A, np.nan)
-
-
 def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
     """Spec section 7's per-mode weight and data blocks (the isotropic block is one mode).
 
@@ -160,14 +152,7 @@ def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
     C_a += o.R_D @ inner @ o.R_D.T
     R_u = -(np.tensordot(w * lam, G, axes=1) @ M) / sq
     R_a = -(np.tensordot(w * lam, F, axes=1) @ o.R_D) / (g * math.sqrt(s.nu))
-
-    if s.online:
-        R_D = I
-        C_D = np.diag(np.diag(C_u) + s.sigma**2)
-    else:
-        R_D = _inv_unit_lower(I - R_u / sq)
-        C_D = R_D @ (C_u + s.sigma**2 * ones) @ R_D.T
-    return {"C_v": C_u, "C_a": C_a, "R_v": R_u, "R_a": R_a, "R_D": R_D, "C_D": C_D}
+    return {"C_v": C_u, "C_a": C_a, "R_v": R_u, "R_a": R_a, **data_block(s, C_u, R_u)}
 
 
 def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
