@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from dlndyn import DMFTConvergenceError, Setting, simulate, solve, theory
+from dlndyn import Setting, simulate, solve, theory
 
 
 def rounds_to(x: float, printed: str) -> bool:
