@@ -160,7 +160,11 @@ def plot_final(ax, pcfg, design, sim, th, panel):
         ax.plot(xs, tm, color=color, ls=(0, (3, 2)), lw=1.2)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    ticks = []
+    for x in sorted(xs):  # the swept values, at least a factor 1.6 apart
+        if not ticks or x / ticks[-1] >= 1.6:
+            ticks.append(x)
+    ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
     ax.set_xlabel(f"${SYMBOLS.get(x_key, x_key)}$")
     ax.set_ylabel(f"final test loss ($t={int(th.step.max())}$)")
 
@@ -211,14 +215,18 @@ def plot_figure(fcfg: dict, design: pd.DataFrame, sim: pd.DataFrame, th: pd.Data
             if pcfg.get("ylim"):
                 ax.set_ylim(*pcfg["ylim"])
             ax.set_title(f"({panel}) {pcfg.get('title', '')}", loc="left")
-            leg = ax.legend(loc="best", handlelength=1.6)
+            if kind == "exponent":  # markers for every (regime, L): beside the axes
+                leg = ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), handlelength=1.6)
+            else:
+                leg = ax.legend(loc="best", handlelength=1.6)
             ax.add_artist(leg)
         for ax in list(axes.flat)[len(panels):]:
             ax.set_visible(False)
         kinds = {fcfg["panels"][p].get("kind", "dynamics") for p in panels}
-        handles = style_legend_handles("lr_sweep" if "lr_sweep" in kinds else "dynamics")
-        fig.legend(handles=handles, loc="upper center", ncol=len(handles),
-                   bbox_to_anchor=(0.5, 1.0 + 0.02 / rows))
+        if kinds != {"exponent"}:  # an exponent panel explains its own markers
+            handles = style_legend_handles("lr_sweep" if "lr_sweep" in kinds else "dynamics")
+            fig.legend(handles=handles, loc="upper center", ncol=len(handles),
+                       bbox_to_anchor=(0.5, 1.0 + 0.02 / rows))
         if fcfg.get("title"):
             fig.suptitle(fcfg["title"], y=1.0 + 0.09 / rows, fontsize=10.5)
         fig.tight_layout()
