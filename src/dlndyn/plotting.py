@@ -265,6 +265,8 @@ def plot_table1(table: pd.DataFrame, outputs) -> None:
                 ax.plot(g[x], g.seconds, color=color, marker="o", ms=3.5, label=label)
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.set_xticks(sorted(set(part[x])), [f"{v:g}" for v in sorted(set(part[x]))])
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(f"${x}$")
             ax.set_ylabel("wall time (s)")
             fixed = part.iloc[0]
