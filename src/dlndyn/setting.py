@@ -199,9 +199,6 @@ class Setting:
     def asdict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def require_implemented(self) -> None:
-        """Every setting is implemented (plain and residual networks); kept for callers."""
-
 
 def _is_number(v) -> bool:
     """A real number, numpy scalars included; not a bool, a string or NaN."""
