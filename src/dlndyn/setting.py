@@ -17,6 +17,7 @@ Conventions (spec section 1-2; change them here and only here):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ def divergence_threshold(initial_loss: float) -> float:
     return DIVERGENCE_FACTOR * max(1.0, initial_loss)
 
 
+@functools.lru_cache(maxsize=32)
 def spectrum(capacity: float, source: float, modes: int):
     """Power-law data on ``modes`` eigen-directions: (lambda_k, b_k) for k = 1..modes.
 
@@ -63,7 +65,9 @@ def spectrum(capacity: float, source: float, modes: int):
     lam /= lam.mean()
     power = k ** (-float(capacity) * float(source) - 1.0)
     power /= power.mean()
-    return lam, power / lam
+    b = power / lam
+    lam.flags.writeable = b.flags.writeable = False  # cached: shared by every caller
+    return lam, b
 
 
 @dataclass(frozen=True)
