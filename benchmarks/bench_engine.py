@@ -3,8 +3,8 @@
 Both run through ``dlndyn.simulate`` (one jit-compiled call: scan over steps, vmap over seeds),
 on the same setting, seeds, weights and data; only the step function differs:
 
-* rank-one engine: ``dlndyn.engine.rank_one_step`` (the default step), O(P D + N D + L N^2) a step;
-* autodiff:        ``dlndyn.reference.autodiff_step``, jax.grad of the network evaluated on the
+* rank-one engine: ``dlndyn.bordelon25.sim.engine.rank_one_step`` (the default step), O(P D + N D + L N^2) a step;
+* autodiff:        ``dlndyn.bordelon25.sim.reference.autodiff_step``, jax.grad of the network evaluated on the
                    whole data matrix, O(P (N D + L N^2)) a step.
 
 Each implementation is called twice with identical arguments: the first call compiles (and
@@ -35,7 +35,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dlndyn import Setting, simulate  # noqa: E402
-from dlndyn.reference import autodiff_step  # noqa: E402
+from dlndyn.bordelon25.sim.reference import autodiff_step  # noqa: E402
 
 
 def timed(fn):

@@ -1,6 +1,6 @@
 """Cost of the power-law theory as the horizon T grows, and the late-time exponents.
 
-Part 1 times :func:`dlndyn.powerlaw.stepper_theory` (exact forward stepping) for T in
+Part 1 times :func:`dlndyn.bordelon25.theory.powerlaw.stepper_theory` (exact forward stepping) for T in
 250..2000 (or --T) in four regimes and fits seconds ~ T^p:
 
 * population limit (nu = inf, alpha_B = inf), L = 1, rich, 10^6 modes coarse-grained to 300
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 
 from dlndyn import Setting  # noqa: E402
-from dlndyn.powerlaw import (  # noqa: E402
+from dlndyn.bordelon25.theory.powerlaw import (  # noqa: E402
     fit_exponent,
     physical_setting,
     predicted_exponent,
@@ -136,11 +136,11 @@ def write(rows_T, rows_exp, path):
         f"thread, numpy {np.__version__}; load average at the end {load:.1f} (the machine is "
         "shared: timings are upper bounds).",
         "",
-        "Solver: exact forward time stepping (`dlndyn.stepper.step_dmft`, via "
-        "`dlndyn.powerlaw.stepper_theory`). Population limit = nu=inf, alpha_B=inf: "
+        "Solver: exact forward time stepping (`dlndyn.bordelon25.theory.stepper.step_dmft`, via "
+        "`dlndyn.bordelon25.theory.powerlaw.stepper_theory`). Population limit = nu=inf, alpha_B=inf: "
         "O(L T^3 + K T^2) time, O(L T^2 + K T) memory; finite nu or alpha_B: O(K T^3) time, "
         "O(K T^2) memory (K = number of (groups of) modes). Rates in physical units "
-        "(lambda_1 = 1, `dlndyn.powerlaw.physical_setting`): population rows eta = 0.1/(L+1), "
+        "(lambda_1 = 1, `dlndyn.bordelon25.theory.powerlaw.physical_setting`): population rows eta = 0.1/(L+1), "
         "gamma = 1.5; finite row eta = 0.05, gamma = 1.5 (mapped as at nu = inf); capacity "
         "a = 1.5, source b = 0.5.",
         "",
@@ -162,7 +162,7 @@ def write(rows_T, rows_exp, path):
             "## Late-time exponents (last-decade log-log slope of L(t))",
             "",
             "Population limit, capacity a = 1.5, 10^6 modes coarse-grained to 300 groups; "
-            "eta, gamma in physical units (`dlndyn.powerlaw.physical_setting`), and the "
+            "eta, gamma in physical units (`dlndyn.bordelon25.theory.powerlaw.physical_setting`), and the "
             "equivalent Setting fields eta0, gamma0 for modes=10^6.",
             "",
             "| case | L | b | regime | gamma | eta | T | eta0 | gamma0 | slope | predicted |"

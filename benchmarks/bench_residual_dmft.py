@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dlndyn import Setting, solve
-from dlndyn import residual as res
+from dlndyn.bordelon25.theory import residual as res
 
 OUT = Path(__file__).resolve().parent / "results" / "residual_dmft.md"
 BASE = dict(nu=1.0, alpha=4.0, gamma0=1.0, eta0=0.05, residual=True, beta0=1.0)

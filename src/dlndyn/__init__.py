@@ -1,24 +1,49 @@
-"""dlndyn: training dynamics of deep linear networks, finite-width simulation beside DMFT theory.
+"""dlndyn: the training dynamics of deep networks, paper by paper, simulation beside theory.
 
->>> from dlndyn import Setting, simulate, theory
->>> s = Setting(L=2, nu=2.0, alpha=1.5, gamma0=1.0, eta0=0.15, T=50)
->>> theory(s)                    # infinite width: step, train_loss, test_loss, diverged
->>> simulate(s, D=256, seeds=8)  # finite width: seed, step, train_loss, test_loss, diverged
+One package per paper (by citekey), on shared infrastructure in :mod:`dlndyn.core`:
 
-Power-law data and limits (spec section 7): the theory of ``simulate(p, D=256)`` is
-``theory(p, modes=256)``; limits are values (``nu=float("inf")``, ``alpha_B=float("inf")``,
-``gamma0=0``), solved by exact forward stepping:
+* :mod:`dlndyn.bordelon25`: Bordelon & Pehlevan 2025, finite deep linear networks beside the
+  infinite-width DMFT. Its main names are re-exported here:
 
->>> p = Setting(data="powerlaw", capacity=1.5, source=0.5, nu=float("inf"), alpha_B=float("inf"))
->>> exponent(physical_setting(p.replace(T=1001), 10**6, eta=0.05, gamma=3.0),
-...          modes=10**6, bins=200)  # {"slope": -0.652, "predicted": -0.667, ...}
+  >>> from dlndyn import Setting, simulate, theory
+  >>> s = Setting(L=2, nu=2.0, alpha=1.5, gamma0=1.0, eta0=0.15, T=50)
+  >>> theory(s)                    # infinite width: step, train_loss, test_loss, diverged
+  >>> simulate(s, D=256, seeds=8)  # finite width: seed, step, train_loss, test_loss, diverged
+
+* :mod:`dlndyn.yaras23`: Yaras et al. 2023, the law of parsimony.
+* :mod:`dlndyn.terjek25`: Terjek 2025, MLPs at the edge of chaos (a labelled reconstruction).
+
+Importing ``dlndyn`` loads no JAX and changes no global state; names are resolved on first use.
 """
 
-from .dmft import DMFTConvergenceError, solve, theory
-from .engine import simulate
-from .powerlaw import exponent, fit_exponent, physical_setting, predicted_exponent
-from .setting import Setting, spectrum
+from __future__ import annotations
 
-__all__ = ["Setting", "simulate", "theory", "solve", "DMFTConvergenceError", "spectrum",
-           "exponent", "fit_exponent", "predicted_exponent", "physical_setting"]
-__version__ = "0.1.0"
+import importlib
+
+# name -> module of the main paper that defines it (loaded on first access)
+_EXPORTS = {
+    "Setting": "setting",
+    "spectrum": "setting",
+    "simulate": "sim.engine",
+    "theory": "theory.solve",
+    "solve": "theory.solve",
+    "DMFTConvergenceError": "theory.dmft",
+    "exponent": "theory.powerlaw",
+    "fit_exponent": "theory.powerlaw",
+    "predicted_exponent": "theory.powerlaw",
+    "physical_setting": "theory.powerlaw",
+}
+
+__all__ = list(_EXPORTS)
+__version__ = "0.2.0"
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f".bordelon25.{_EXPORTS[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'dlndyn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])

@@ -1,7 +1,7 @@
 """Finite-network engine: rank-one GD against plain autodiff, closed forms, divergence, seeds.
 
 The independent checks are
-* ``dlndyn.reference.autodiff_step`` (jax.grad of the network evaluated layer by layer on the
+* ``dlndyn.bordelon25.sim.reference.autodiff_step`` (jax.grad of the network evaluated layer by layer on the
   data matrix), both through ``simulate`` and step by step on the weights in float64;
 * numpy loops over the initial weights for beta, the test and the train loss;
 * expectations: E[step-0 loss] = 1 + D/(gamma^2 N) + sigma^2 exactly (the backward vectors keep
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from dlndyn import Setting, simulate
-from dlndyn.engine import batch_at, init_state, rank_one_step, replicate_keys
-from dlndyn.reference import autodiff_step
+from dlndyn.bordelon25.sim.engine import batch_at, init_state, rank_one_step, replicate_keys
+from dlndyn.bordelon25.sim.reference import autodiff_step
 
 
 def numpy_beta(params, gamma):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dlndyn import Setting, simulate, solve, theory
-from dlndyn.powerlaw import (
+from dlndyn.bordelon25.theory.powerlaw import (
     fit_exponent,
     lazy_max_eta0,
     mode_set,
@@ -22,8 +22,8 @@ from dlndyn.powerlaw import (
     predicted_exponent,
     stepper_theory,
 )
-from dlndyn.setting import spectrum
-from dlndyn.stepper import Modes, step_dmft
+from dlndyn.bordelon25.setting import spectrum
+from dlndyn.bordelon25.theory.stepper import Modes, step_dmft
 
 inf = math.inf
 

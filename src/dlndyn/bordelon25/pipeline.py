@@ -8,79 +8,43 @@ run each curve over an eta0 grid (one compiled call for all eta0 x seeds).
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from .dmft import DMFTConvergenceError, theory
-from .engine import simulate
+from ..core import design
+from ..core.config import ConfigError
+from ..core.tables import read_tables as _read_tables
+from . import conventions
 from .setting import Setting
 
 KINDS = ("dynamics", "lr_sweep", "final", "exponent")
 
 
-class ConfigError(ValueError):
-    """The config does not match the schema or describes an invalid setting."""
-
-
 # ----------------------------------------------------------------------------------------
 # Config validation
 # ----------------------------------------------------------------------------------------
-def _key_path(path) -> str:
-    return ".".join(str(p) for p in path) or "<top level>"
+def check_config(config: dict) -> dict:
+    """Check every run of the paper's config (already schema-validated) builds a valid Setting.
 
-
-def check_config(config: dict, schema_path) -> dict:
-    """Validate ``config`` against the JSON schema and every run's Setting.
-
-    Fills the schema's top-level defaults in place and returns the config. Raises ConfigError
-    whose message names the offending key.
+    Raises ConfigError naming the panel.
     """
-    import jsonschema
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    for key, prop in schema.get("properties", {}).items():
-        if "default" in prop:
-            config.setdefault(key, prop["default"])
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = []
-        for e in errors[:10]:
-            if e.validator == "additionalProperties":
-                extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
-                for k in extra:
-                    lines.append(f"config key '{_key_path([*e.absolute_path, k])}' is not known")
-            else:
-                lines.append(f"config key '{_key_path(e.absolute_path)}': {e.message}")
-        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
     for fig in config["figures"]:
         for panel, pcfg in config["figures"][fig]["panels"].items():
             try:
                 panel_runs(config, fig, panel)
             except (TypeError, ValueError) as err:
-                raise ConfigError(f"config key 'figures.{fig}.panels.{panel}': {err}") from None
+                raise ConfigError(
+                    f"config key 'bordelon25.figures.{fig}.panels.{panel}': {err}") from None
     return config
 
 
 # ----------------------------------------------------------------------------------------
 # Runs
 # ----------------------------------------------------------------------------------------
-def format_value(v) -> str:
-    """Canonical text of a swept value, used in file names (0.5 -> '0.5', 2.0 -> '2')."""
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v)
-
-
 @dataclass(frozen=True)
 class Run:
     fig: str
@@ -127,12 +91,7 @@ class Run:
 
 
 def eta0_grid(spec) -> tuple | None:
-    if spec is None:
-        return None
-    if isinstance(spec, dict):
-        grid = np.geomspace(spec["min"], spec["max"], int(spec["num"]))
-        return tuple(float(f"{x:.6g}") for x in grid)
-    return tuple(float(x) for x in spec)
+    return design.grid(spec)
 
 
 def panel_runs(config: dict, fig: str, panel: str) -> list[Run]:
@@ -150,15 +109,15 @@ def panel_runs(config: dict, fig: str, panel: str) -> list[Run]:
     modes = pcfg.get("modes")
     runs = []
     for extra in pcfg.get("curves", [{}]):
-        for values in itertools.product(*vary.values()):
-            point = {**extra, **dict(zip(vary, values))}
+        for values in design.product(vary):
+            point = {**extra, **values}
             setting = Setting(**{**fcfg.get("base", {}), **pcfg.get("set", {}), **point})
             if pcfg.get("units") == "physical":
-                from .powerlaw import physical_setting
+                from .theory.powerlaw import physical_setting
 
                 setting = physical_setting(setting, modes or D, eta=setting.eta0,
                                            gamma=setting.gamma0)
-            curve = "_".join(f"{k}~{format_value(v)}" for k, v in point.items()) or "base"
+            curve = "_".join(f"{k}~{design.format_value(v)}" for k, v in point.items()) or "base"
             runs.append(
                 Run(
                     fig=fig,
@@ -213,6 +172,8 @@ def simulate_run(run: Run, *, seed: int = 0, dtype: str = "float32", log=print) 
     """Simulate one run over its seeds (and eta0 grid): tidy table with run columns."""
     s = run.setting
     start = time.perf_counter()
+    from .sim.engine import simulate  # JAX: only simulation jobs load it
+
     table = simulate(s, D=run.D, seeds=run.seeds, seed=seed, eta0_grid=run.eta0_grid, dtype=dtype)
     if "eta0" not in table:
         table.insert(0, "eta0", s.eta0)
@@ -235,6 +196,9 @@ def theory_run(run: Run, *, log=print) -> pd.DataFrame:
     losses, and logged; it is never silently dropped or filled in.
     """
     start = time.perf_counter()
+    from .theory.dmft import DMFTConvergenceError
+    from .theory.solve import theory
+
     grid = run.eta0_grid or (run.setting.eta0,)
     parts = []
     for eta0 in grid:
@@ -254,30 +218,10 @@ def theory_run(run: Run, *, log=print) -> pd.DataFrame:
     return table.assign(**cols)
 
 
-def write_table(df: pd.DataFrame, path) -> None:
-    """Write a table atomically (parquet or csv by suffix): never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix == ".csv":
-            df.to_csv(tmp, index=False, float_format="%.6g")
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def read_tables(paths) -> pd.DataFrame:
-    """Concatenate tidy tables (an empty table with the key columns when there are none)."""
-    tables = [pd.read_parquet(p) for p in paths]
-    if not tables:
-        return pd.DataFrame(columns=["panel", "curve", "eta0", "step", "seed", "train_loss",
-                                     "test_loss", "diverged"])
-    return pd.concat(tables, ignore_index=True)
+    """Concatenate run tables (an empty table with the key columns when there are none)."""
+    return _read_tables(paths, columns=["panel", "curve", "eta0", "step", "seed", "train_loss",
+                                        "test_loss", "diverged"])
 
 
 # ----------------------------------------------------------------------------------------
@@ -363,12 +307,12 @@ def exponent_table(th: pd.DataFrame, curves, decades: float = 1.0) -> pd.DataFra
     else rich), L, slope (fitted over the last ``decades`` of t to L(t) - sigma^2; NaN if the
     run diverged), predicted (spec section 7).
     """
-    from .powerlaw import fit_exponent, predicted_exponent
+    from .theory.powerlaw import fit_exponent, predicted_exponent
 
     rows = []
     for panel, curve, s in curves:
         t = th[(th.panel == panel) & (th.curve == curve)]
-        regime = "lazy" if s.gamma == 0 else "rich"
+        regime = conventions.regime(s)
         slope = math.nan
         if not t.diverged.any():
             slope = fit_exponent(t.step, t.test_loss, decades=decades, floor=s.sigma**2)

@@ -17,57 +17,27 @@ Conventions (spec section 1-2; change them here and only here):
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import numbers
 from dataclasses import dataclass
+
+from ..core.data import power_law_spectrum
+from .conventions import gamma_eff
 
 PARAMS = ("mup", "ntk")
 BRANCH_SCALES = ("inv_sqrt_L", "fixed")
 DATA = ("isotropic", "powerlaw")
 
-# A run whose test loss exceeds this multiple of max(1, initial loss), or turns non-finite,
-# is recorded as diverged from that step on (in simulation and theory alike).
-DIVERGENCE_FACTOR = 1e3
-
-
-def gamma_eff(gamma0: float, nu: float, param: str) -> float:
-    """Effective richness gamma of a parameterization (spec section 2)."""
-    return gamma0 if param == "mup" else gamma0 / math.sqrt(nu)
-
-
-def divergence_threshold(initial_loss: float) -> float:
-    return DIVERGENCE_FACTOR * max(1.0, initial_loss)
-
-
-@functools.lru_cache(maxsize=32)
 def spectrum(capacity: float, source: float, modes: int):
     """Power-law data on ``modes`` eigen-directions: (lambda_k, b_k) for k = 1..modes.
 
-    The one place that fixes the normalisation of power-law data (spec section 7):
-
-    * x ~ N(0, diag(lambda)) with lambda_k proportional to k^(-capacity) and mean eigenvalue 1,
-      ``mean(lambda) = 1``;
-    * teacher beta*_k ~ N(0, b_k), with target power lambda_k b_k proportional to
-      k^(-capacity*source - 1) and ``mean(lambda * b) = 1``, so the signal part of the initial
-      test loss, E sum_k lambda_k beta*_k^2 / D, is 1 as for isotropic data.
-
-    With capacity = 0 every lambda_k = 1 (isotropic inputs; the theory then depends on b only
-    through mean(b) = 1 and reduces to the isotropic DMFT). The simulation uses modes = D; the
-    theory takes the same number (``theory(s, modes=D)``).
+    x ~ N(0, diag(lambda)) with lambda_k ~ k^-capacity and mean 1; teacher beta*_k ~ N(0, b_k)
+    with target power lambda_k b_k ~ k^-(capacity source + 1) and mean 1, so the signal part of
+    the initial test loss is 1 as for isotropic data (docs/bordelon25.md, "Power-law data").
+    With capacity = 0 every lambda_k = 1. The simulation uses modes = D, and so does the
+    theory by default (``theory(s, modes=D)``).
     """
-    import numpy as np
-
-    if int(modes) != modes or modes < 1:
-        raise ValueError(f"modes={modes!r}: must be an integer >= 1")
-    k = np.arange(1, int(modes) + 1, dtype=float)
-    lam = k ** (-float(capacity))
-    lam /= lam.mean()
-    power = k ** (-float(capacity) * float(source) - 1.0)
-    power /= power.mean()
-    b = power / lam
-    lam.flags.writeable = b.flags.writeable = False  # cached: shared by every caller
-    return lam, b
+    return power_law_spectrum(capacity, source, modes)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Exact forward time stepping of the per-mode DMFT (spec sections 4 and 7), plain networks.
 
-The DMFT of :mod:`dlndyn.dmft` is causal: the row t of every order parameter (C(t, s <= t),
+The DMFT of :mod:`dlndyn.bordelon25.theory.dmft` is causal: the row t of every order parameter (C(t, s <= t),
 R(t, s <= t)) depends only on rows <= t. Instead of Picard sweeps over growing windows, this
 module computes the rows one step at a time, exactly (no iteration, no dense inverse). Within
 a step the order is fixed by which kernels are strictly causal:
@@ -35,7 +35,7 @@ Cost. With nu = inf and rho = inf (the population-gradient limit) every mode is 
 v_k = beta*_k H_k with H_k(t) = 1 - lambda_k sum_{s<t} M(t,s) H_k(s): O(L T^3 + K T^2) time
 and O(L T^2 + K T) memory. At finite nu or rho each mode carries its T x T response G_k (and
 F_k for reused data): O(K T^3) time and O(K T^2) memory; coarse-grain the spectrum
-(:func:`dlndyn.powerlaw.mode_set` with ``bins``) for long horizons there.
+(:func:`dlndyn.bordelon25.theory.powerlaw.mode_set` with ``bins``) for long horizons there.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .setting import Setting, divergence_threshold
+from ..conventions import divergence_threshold
+from ..setting import Setting
 
 MAX_BYTES = 3 * 2**30  # refuse per-mode response matrices larger than this (memory guard)
 _BLOCK = 256  # row-block size of the triangular products
@@ -131,7 +132,7 @@ def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> Steppe
     """Solve the per-mode DMFT of the plain network ``s`` on ``modes`` by forward stepping."""
     if s.residual:
         raise ValueError("the forward stepper solves plain networks; residual networks use the "
-                         "fixed-point solver (dlndyn.dmft.solve)")
+                         "fixed-point solver (dlndyn.bordelon25.theory.solve.solve)")
     T, L = s.T, s.L
     eta, g2, k2, sig2 = float(s.eta0), float(s.gamma) ** 2, float(s.init_variance), s.sigma**2
     ratio = s.alpha_B if s.online else s.alpha

@@ -26,7 +26,7 @@ process is joint over (layer, time). With c = eta0 gamma and T-vectors h^l, g^l:
 with independent Gaussian sources xi^0 ~ C_a, xi^l ~ C_h^l, zeta^l ~ C_g^{l+1}, w0 ~ N(0,1);
 R_h^l = dh^l/dzeta^l (response of the block-l input to W^l's backward field) and
 R_g^l = dg^{l+1}/dxi^l (response of the block-l backward input to W^l's forward field).
-Weight and data space are those of the plain network (:func:`dlndyn.dmft.weight_data_block`),
+Weight and data space are those of the plain network (:func:`dlndyn.bordelon25.theory.dmft.weight_data_block`),
 fed with C_g^1 and R_g^1 = dg^1/dxi^0.
 
 Solver. Stacking all 2(L+1) T unknowns and inverting costs O((LT)^3). Instead the layer
@@ -46,57 +46,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from ..setting import Setting
 from .dmft import Order, _inv_unit_lower, weight_data_block
-from .setting import Setting
-
-
-# ----------------------------------------------------------------------------------------
-# Finite network: the exact rank-one GD step (JAX)
-# ----------------------------------------------------------------------------------------
-def residual_end_to_end(params, gamma, branch):
-    """beta = sqrt(D)/(gamma N) W0^T g^1 and the backward vectors (g^1, g^{l+1} of block l).
-
-    Returns (beta, g1, g_upper) with g_upper[i] = g^{i+2}, the backward input of block i+1.
-    """
-    N, D = params["W0"].shape
-
-    def back(g, W):  # g^{l+1} -> g^l
-        return g + branch * (W.T @ g) / np.sqrt(N), g
-
-    g1, g_upper = jax.lax.scan(back, params["w"], params["Ws"], reverse=True)
-    beta = np.sqrt(D) / (gamma * N) * (params["W0"].T @ g1)
-    return beta, g1, g_upper
-
-
-def residual_step(params, X, y, eta0, gamma, branch):
-    """One exact GD step of the residual network (same signature as ``rank_one_step``).
-
-    ``params["Ws"]`` holds the L branch matrices W^1..W^L. Returns (new params, train loss,
-    beta before the step).
-    """
-    N, D = params["W0"].shape
-    P = X.shape[0]
-    beta, g1, g_upper = residual_end_to_end(params, gamma, branch)
-    delta = y - X @ beta / np.sqrt(D)
-    a = np.sqrt(D) * (X.T @ delta) / P
-
-    def fwd(h, W):  # h^l_a -> h^{l+1}_a
-        return h + branch * (W @ h) / np.sqrt(N), h
-
-    h_first = params["W0"] @ a / np.sqrt(D)
-    h_last, h_lower = jax.lax.scan(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
-    c = eta0 * gamma
-    new = {
-        "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
-        "Ws": params["Ws"]
-        + (c * branch / np.sqrt(N)) * jnp.einsum("in,im->inm", g_upper, h_lower),
-        "w": params["w"] + c * h_last,
-    }
-    return new, delta @ delta / P, beta
 
 
 def initial_loss(s: Setting) -> float:
@@ -290,5 +243,5 @@ def dense_sweep(o: ResidualOrder, s: Setting) -> ResidualOrder:
 
 
 def model(s: Setting):
-    """(initial order parameters, sweep) for :func:`dlndyn.dmft.solve`."""
+    """(initial order parameters, sweep) for :func:`dlndyn.bordelon25.theory.solve.solve`."""
     return ResidualOrder.initial, sweep

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from dlndyn import DMFTConvergenceError, Setting, simulate, solve, theory
-from dlndyn import residual as res
-from dlndyn.engine import init_state, rank_one_step, step_for
-from dlndyn.reference import residual_autodiff_step
+from dlndyn.bordelon25.sim import residual as res_sim
+from dlndyn.bordelon25.theory import residual as res
+from dlndyn.bordelon25.sim.engine import init_state, rank_one_step, step_for
+from dlndyn.bordelon25.sim.reference import residual_autodiff_step
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_rank_one_step_equals_autodiff(x64, branch):
     D, N, P, L = 7, 5, 9, 3
     params, data = init_state(jax.random.key(3), D=D, N=N, P=P, n_mid=L, sigma=0.3,
                               online=False, dtype=jnp.float64)
-    fast, ref = jax.jit(res.residual_step), jax.jit(residual_autodiff_step)
+    fast, ref = jax.jit(res_sim.residual_step), jax.jit(residual_autodiff_step)
     p1 = p2 = params
     losses = []
     for _ in range(4):
@@ -56,7 +57,7 @@ def test_rank_one_step_equals_autodiff(x64, branch):
 
 
 def test_engine_dispatches_to_the_residual_step():
-    assert step_for(Setting(residual=True)) is res.residual_step
+    assert step_for(Setting(residual=True)) is res_sim.residual_step
     assert step_for(Setting(residual=False)) is rank_one_step
 
 

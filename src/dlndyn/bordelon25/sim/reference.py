@@ -2,7 +2,7 @@
 
 The network is evaluated on the whole data matrix and differentiated with ``jax.grad``; the
 update is ``params -= eta * grad(loss / 2)`` with the raw learning rate eta = eta0 gamma^2 N.
-Tests compare its iterates with :func:`dlndyn.engine.rank_one_step`; the benchmark times both.
+Tests compare its iterates with :func:`dlndyn.bordelon25.sim.engine.rank_one_step`; the benchmark times both.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..conventions import raw_learning_rate, readout
 from .engine import end_to_end
 
 
@@ -20,7 +21,7 @@ def network(params, X, gamma):
     H = X @ params["W0"].T / np.sqrt(D)
     for W in params["Ws"]:
         H = H @ W.T / np.sqrt(N)
-    return np.sqrt(D) / (gamma * N) * (H @ params["w"])
+    return readout(D, N, gamma) * (H @ params["w"])
 
 
 def half_loss(params, X, y, gamma):
@@ -31,7 +32,7 @@ def half_loss(params, X, y, gamma):
 def autodiff_step(params, X, y, eta0, gamma, branch=None):
     """One GD step by jax.grad. Same signature and returns as ``rank_one_step``."""
     N = params["W0"].shape[0]
-    eta = eta0 * gamma**2 * N
+    eta = raw_learning_rate(eta0, gamma, N)
     loss2, grads = jax.value_and_grad(half_loss)(params, X, y, gamma)
     new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
     beta, _, _ = end_to_end(params, gamma)
@@ -47,7 +48,7 @@ def residual_network(params, X, gamma, branch):
     H = X @ params["W0"].T / np.sqrt(D)
     for W in params["Ws"]:
         H = H + branch * (H @ W.T) / np.sqrt(N)
-    return np.sqrt(D) / (gamma * N) * (H @ params["w"])
+    return readout(D, N, gamma) * (H @ params["w"])
 
 
 def residual_half_loss(params, X, y, gamma, branch):
@@ -62,7 +63,7 @@ def residual_autodiff_step(params, X, y, eta0, gamma, branch):
     from the backward vectors of the rank-one engine.
     """
     N, D = params["W0"].shape
-    eta = eta0 * gamma**2 * N
+    eta = raw_learning_rate(eta0, gamma, N)
     loss2, grads = jax.value_and_grad(residual_half_loss)(params, X, y, gamma, branch)
     new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
     beta = np.sqrt(D) * residual_network(params, jnp.eye(D, dtype=X.dtype), gamma, branch)

@@ -2,7 +2,7 @@
 
 Data. x ~ N(0, diag(lambda)) on D eigen-directions, lambda_k ~ k^(-a) with mean 1, and a teacher
 with target power lambda_k b_k ~ k^(-a b - 1), normalised so the signal part of the initial
-test loss is 1 (:func:`dlndyn.setting.spectrum`, the one place of that convention). a is
+test loss is 1 (:func:`dlndyn.bordelon25.setting.spectrum`, the one place of that convention). a is
 ``Setting.capacity``, b is ``Setting.source``.
 
 Number of modes. The spectrum depends on how many directions it is spread over, so the theory
@@ -13,10 +13,10 @@ that are learnt within the horizon (a mode k is learnt once eta0 lambda_k t ~ 1)
 
 Theory. Two solvers of the same per-mode equations (spec section 7):
 
-* :func:`dlndyn.stepper.step_dmft`, exact forward time stepping (the default of
+* :func:`dlndyn.bordelon25.theory.stepper.step_dmft`, exact forward time stepping (the default of
   ``theory``): O(L T^3 + K T^2) at nu = inf, alpha_B = inf (thousands of steps in seconds),
   O(K T^3) with per-mode T x T responses at finite width or batch;
-* the fixed-point solver of :mod:`dlndyn.dmft` with the per-mode weight/data block below
+* the fixed-point solver of :mod:`dlndyn.bordelon25.theory.dmft` with the per-mode weight/data block below
   (``theory(s, modes=D, method="picard")``), a check on the stepper that also serves residual
   networks.
 
@@ -39,12 +39,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from .. import conventions
+from ..conventions import REGIMES
+from ..setting import Setting, spectrum
+from . import residual
 from .dmft import Order, _inv_unit_lower, data_block
 from .dmft import hidden_block as plain_hidden_block
-from .setting import Setting, spectrum
 from .stepper import Modes, step_dmft
 
-REGIMES = ("lazy", "rich")
 
 
 # ----------------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ def lazy_max_eta0(s: Setting, modes: int | None = None) -> float:
 def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
     """Spec section 7's per-mode weight and data blocks (the isotropic block is one mode).
 
-    Same contract as :func:`dlndyn.dmft.weight_data_block`: ``C_v`` holds C_u = sum_k w_k
+    Same contract as :func:`dlndyn.bordelon25.theory.dmft.weight_data_block`: ``C_v`` holds C_u = sum_k w_k
     lambda_k C_v^k (test loss diag(C_u) + sigma^2), ``R_v`` holds R_u. O(K T^3) per sweep.
     """
     T = o.C_v.shape[0]
@@ -156,11 +158,9 @@ def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
 
 
 def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
-    """(initial order parameters, sweep) of the per-mode DMFT for :func:`dlndyn.dmft.solve`."""
+    """(initial order parameters, sweep) of the per-mode DMFT for :func:`dlndyn.bordelon25.theory.solve.solve`."""
     ms = mode_set(s, modes, bins)
     if s.residual:
-        from . import residual
-
         def sweep(o, s):
             o = dataclasses.replace(o, **weight_data_block(o, s, o.C_g[0], o.R_g1, ms))
             return dataclasses.replace(o, **residual.hidden_block(o, s))
@@ -179,9 +179,9 @@ def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
 # ----------------------------------------------------------------------------------------
 def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = None,
                    max_bytes: int | None = None) -> pd.DataFrame:
-    """The DMFT of a plain network by exact forward stepping (:mod:`dlndyn.stepper`).
+    """The DMFT of a plain network by exact forward stepping (:mod:`dlndyn.bordelon25.theory.stepper`).
 
-    Columns: step, train_loss, test_loss, diverged (as :func:`dlndyn.dmft.theory`).
+    Columns: step, train_loss, test_loss, diverged (as :func:`dlndyn.bordelon25.theory.solve.theory`).
     """
     kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
     res = step_dmft(s, mode_set(s, modes, bins), **kwargs)
@@ -243,7 +243,7 @@ def exponent(s: Setting, *, modes: int, decades: float = 1.0, bins: int | None =
     table = stepper_theory(s, modes=modes, bins=bins)
     if table.diverged.any():
         raise ValueError(f"the theory diverges at step {int(table.diverged.idxmax())} for {s}")
-    regime = "lazy" if s.gamma == 0 else "rich"
+    regime = conventions.regime(s)
     slope = fit_exponent(table.step, table.test_loss, decades=decades, floor=s.sigma**2)
     return {"slope": slope, "predicted": predicted_exponent(s.source, regime), "regime": regime,
             "final_loss": float(table.test_loss.iloc[-1])}

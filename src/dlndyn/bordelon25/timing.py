@@ -12,10 +12,10 @@ import time
 
 import pandas as pd
 
-from .dmft import theory
-from .engine import simulate
-from .reference import autodiff_step
 from .setting import Setting
+from .sim.engine import simulate
+from .sim.reference import autodiff_step
+from .theory.solve import theory
 
 METHODS = ("dmft", "rank_one", "autodiff")
 

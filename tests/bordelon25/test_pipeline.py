@@ -161,7 +161,7 @@ def test_curves_combine_with_vary_and_physical_units_convert():
     assert len(runs) == len(pcfg["curves"]) * 3 * 2  # curves x source x gamma0
     assert all(not r.simulated and r.kind == "exponent" for r in runs)
     # physical eta = 0.05 at L = 1 -> Setting eta0 = eta / lambda_1 on 10^6 modes
-    from dlndyn.powerlaw import physical_units
+    from dlndyn.bordelon25.theory.powerlaw import physical_units
 
     r = next(r for r in runs if r.vary == {"L": 1, "eta0": 0.05, "source": 0.5, "gamma0": 1.5})
     scale = physical_units(r.setting, pcfg["modes"])["scale"]

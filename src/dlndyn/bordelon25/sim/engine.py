@@ -27,8 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from ...core.train import replicate_keys, scan_frozen
+from ..conventions import DIVERGENCE_FACTOR, readout, update_scale
+from ..setting import Setting, spectrum
 from .residual import residual_step
-from .setting import DIVERGENCE_FACTOR, Setting, spectrum
 
 
 # ----------------------------------------------------------------------------------------
@@ -40,7 +42,7 @@ def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, 
 
     ``n_mid`` is the number of N x N matrices: L - 1 hidden-to-hidden layers, or L residual
     branches. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
-    power-law data (:func:`dlndyn.setting.spectrum`): x ~ N(0, diag(lambda)), beta*_k ~ N(0, b_k).
+    power-law data (:func:`dlndyn.bordelon25.setting.spectrum`): x ~ N(0, diag(lambda)), beta*_k ~ N(0, b_k).
     """
     k_w0, k_ws, k_w, k_teacher, k_data = jax.random.split(key, 5)
     params = {
@@ -88,7 +90,7 @@ def end_to_end(params, gamma):
         return W.T @ g / np.sqrt(N), g
 
     g1, g_upper = jax.lax.scan(back, params["w"], params["Ws"], reverse=True)
-    beta = np.sqrt(D) / (gamma * N) * (params["W0"].T @ g1)
+    beta = readout(D, N, gamma) * (params["W0"].T @ g1)
     return beta, g1, g_upper  # g_upper[i] = g^{i+2}
 
 
@@ -120,7 +122,7 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
 
     h_first = params["W0"] @ a / np.sqrt(D)
     h_last, h_lower = jax.lax.scan(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
-    c = eta0 * gamma
+    c = update_scale(eta0, gamma)
     new = {
         "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
         "Ws": params["Ws"] + c * jnp.einsum("in,im->inm", g_upper, h_lower) / np.sqrt(N),
@@ -136,20 +138,12 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
     """
     dtype = params["W0"].dtype
 
-    def body(carry, t):
-        params, alive, threshold = carry
+    def step(params, t):
         X, y = batch_at(data, t, P, sigma, dtype)
         new, train_l, beta = step_fn(params, X, y, eta0, gamma, branch)
-        test_l = test_loss(beta, data["beta_star"], sigma, data.get("lam"))
-        # the threshold is set by the initial loss (step 0)
-        threshold = jnp.where(t == 0, DIVERGENCE_FACTOR * jnp.maximum(1.0, test_l), threshold)
-        ok = alive & jnp.isfinite(test_l) & jnp.isfinite(train_l) & (test_l < threshold)
-        params = jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, params)
-        out = (jnp.where(ok, test_l, jnp.inf), jnp.where(ok, train_l, jnp.inf), ~ok)
-        return (params, ok, threshold), out
+        return new, (test_loss(beta, data["beta_star"], sigma, data.get("lam")), train_l)
 
-    carry = (params, jnp.array(True), jnp.array(jnp.inf, dtype))
-    _, (test_l, train_l, diverged) = jax.lax.scan(body, carry, jnp.arange(T))
+    _, (test_l, train_l), diverged = scan_frozen(step, params, T, factor=DIVERGENCE_FACTOR)
     return test_l, train_l, diverged
 
 
@@ -180,11 +174,6 @@ def step_for(s: Setting):
     return residual_step if s.residual else rank_one_step
 
 
-def replicate_keys(seed: int, seeds: int):
-    base = jax.random.key(int(seed))
-    return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(int(seeds)))
-
-
 def simulate(
     s: Setting,
     D: int = 256,
@@ -202,7 +191,7 @@ def simulate(
     ``train_loss`` is the full training-set loss, or the batch loss under one-pass SGD.
     ``step_fn`` overrides the step (e.g. the autodiff reference); by default the rank-one step
     of the architecture. Power-law data (``s.data == "powerlaw"``) uses D eigen-directions
-    (:func:`dlndyn.setting.spectrum`). Limits (infinite nu, alpha or alpha_B; gamma0 = 0) are
+    (:func:`dlndyn.bordelon25.setting.spectrum`). Limits (infinite nu, alpha or alpha_B; gamma0 = 0) are
     rejected with a ValueError: they exist only in the theory.
     """
     step_fn = step_for(s) if step_fn is None else step_fn

@@ -3,36 +3,16 @@ DMFT theory dashed, one colour per curve, log axes."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
-
-from .pipeline import final_losses, seed_summary  # noqa: E402
-
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 9.5,
-    "axes.labelsize": 9.5,
-    "legend.fontsize": 7.5,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.frameon": False,
-    "lines.linewidth": 1.6,
-    "savefig.dpi": 200,
-    "savefig.bbox": "tight",
-    "pdf.fonttype": 42,
-    "svg.hashsalt": "dlndyn",
-}
+from ..core.plot import STYLE, colors, save_figure
+from . import conventions
+from .pipeline import design_curves, exponent_table, final_losses, seed_summary
+from .theory.powerlaw import predicted_exponent
 
 SYMBOLS = {"nu": r"\nu", "alpha": r"\alpha", "alpha_B": r"\alpha_B", "gamma0": r"\gamma_0",
            "eta0": r"\eta_0", "sigma": r"\sigma", "beta0": r"\beta_0", "L": "L",
@@ -50,11 +30,6 @@ def _num(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
-def _colors(n: int):
-    cmap = plt.get_cmap("viridis")
-    return [cmap(x) for x in np.linspace(0.0, 0.85, max(n, 1))]
-
-
 def _vary(row) -> dict:
     """The swept values of a design row (as given in the config, e.g. physical units)."""
     return {k: row[f"vary_{k}"] for k in str(row["vary"]).split(",") if k and k != "nan"}
@@ -62,22 +37,19 @@ def _vary(row) -> dict:
 
 def _curves(design: pd.DataFrame, panel: str):
     rows = design[design.panel == panel]
-    for (_, row), color in zip(rows.iterrows(), _colors(len(rows))):
+    for (_, row), color in zip(rows.iterrows(), colors(len(rows))):
         yield row["curve"], curve_label(_vary(row)), color
 
 
 def _power_law_guides(ax, design, th, panel):
     """Dotted guides t^-b (lazy) and t^-2b/(1+b) (rich, b < 1) through each theory curve's
     value at a tenth of its horizon (spec section 7)."""
-    from .powerlaw import predicted_exponent
-
-    for _, row in design[design.panel == panel].iterrows():
-        t = th[(th.panel == panel) & (th.curve == row["curve"])]
+    for _, curve, setting in design_curves(design, panel):
+        t = th[(th.panel == panel) & (th.curve == curve)]
         t = t[np.isfinite(t.test_loss) & (t.step >= 1)]
         if t.empty:
             continue
-        regime = "lazy" if row["gamma0"] == 0 else "rich"
-        slope = predicted_exponent(row["source"], regime)
+        slope = predicted_exponent(setting.source, conventions.regime(setting))
         t0 = max(1, int(t.step.max() / 10))
         y0 = float(t.test_loss[t.step >= t0].iloc[0]) * 0.5
         x = np.array([t0, t.step.max()])
@@ -146,7 +118,7 @@ def plot_final(ax, pcfg, design, sim, th, panel):
     x_key, group_keys = keys[0], keys[1:]
     groups = rows.groupby([f"vary_{k}" for k in group_keys], sort=False) if group_keys else [
         ((), rows)]
-    for (key, g), color in zip(groups, _colors(len(groups))):
+    for (key, g), color in zip(groups, colors(len(groups))):
         label = curve_label(dict(zip(group_keys, np.atleast_1d(key)))) if group_keys else None
         xs, sm, se, tm = [], [], [], []
         for _, row in g.iterrows():
@@ -171,9 +143,6 @@ def plot_final(ax, pcfg, design, sim, th, panel):
 
 def plot_exponent(ax, pcfg, design, sim, th, panel):
     """Measured late-time decay exponent of the theory against the predictions, vs source b."""
-    from .pipeline import design_curves, exponent_table
-    from .powerlaw import predicted_exponent
-
     table = exponent_table(th, design_curves(design, panel))
     b = np.linspace(0.05, max(2.0, table.source.max() * 1.1), 200)
     for regime, color in (("lazy", "tab:blue"), ("rich", "tab:red")):
@@ -230,22 +199,8 @@ def plot_figure(fcfg: dict, design: pd.DataFrame, sim: pd.DataFrame, th: pd.Data
         if fcfg.get("title"):
             fig.suptitle(fcfg["title"], y=1.0 + 0.09 / rows, fontsize=10.5)
         fig.tight_layout()
-        for out in outputs:
-            save_atomic(fig, out)
+        save_figure(fig, outputs)
         plt.close(fig)
-
-
-def save_atomic(fig, out) -> None:
-    """Save a figure (format from the suffix) so that ``out`` is never half written."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fmt = out.suffix.lstrip(".")
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        fig.savefig(tmp, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def plot_table1(table: pd.DataFrame, outputs) -> None:
@@ -275,6 +230,5 @@ def plot_table1(table: pd.DataFrame, outputs) -> None:
         axes.flat[0].legend()
         fig.suptitle("Table 1, measured: theory vs simulation cost", fontsize=10.5)
         fig.tight_layout()
-        for out in outputs:
-            save_atomic(fig, out)
+        save_figure(fig, outputs)
         plt.close(fig)

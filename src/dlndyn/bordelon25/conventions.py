@@ -1,0 +1,49 @@
+"""Every convention of the model, written once (docs/bordelon25.md, "Conventions").
+
+The simulation (rank-one engine), the autodiff reference and the theory all import these; a
+change here changes all three. Nothing here imports JAX: the functions work on Python floats
+and on traced JAX values alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+# A run whose test loss exceeds this multiple of max(1, initial loss), or turns non-finite,
+# is recorded as diverged from that step on (in simulation and theory alike).
+DIVERGENCE_FACTOR = 1e3
+
+REGIMES = ("lazy", "rich")
+
+
+def gamma_eff(gamma0: float, nu: float, param: str) -> float:
+    """Effective richness gamma: gamma0 under muP, gamma0/sqrt(nu) under NTK."""
+    return gamma0 if param == "mup" else gamma0 / math.sqrt(nu)
+
+
+def readout(D: int, N: int, gamma):
+    """Readout multiplier of the last layer: f = readout * w . h^L = sqrt(D) / (gamma N)."""
+    return math.sqrt(D) / (gamma * N)
+
+
+def raw_learning_rate(eta0, gamma, N: int):
+    """The step size of gradient descent on half the loss: eta = eta0 gamma^2 N."""
+    return eta0 * gamma**2 * N
+
+
+def regime(setting) -> str:
+    """'lazy' when the effective richness vanishes (gamma0 = 0, or NTK at nu = inf), else 'rich'.
+
+    The one test of laziness: tables, exponent predictions and guide lines all call it.
+    """
+    return "lazy" if setting.gamma == 0 else "rich"
+
+
+def divergence_threshold(initial_loss):
+    """Loss above which a run counts as diverged, from its loss at t = 0."""
+    return DIVERGENCE_FACTOR * max(1.0, initial_loss)
+
+
+def update_scale(eta0, gamma):
+    """Multiplier of each rank-one weight update: eta0 gamma = eta * readout / sqrt(D)."""
+    return eta0 * gamma

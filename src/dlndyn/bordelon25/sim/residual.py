@@ -1,0 +1,57 @@
+"""Residual deep linear networks, finite width: the exact rank-one GD step (JAX).
+
+Model and update equations: docs/bordelon25.md, "Residual networks"; the theory of the same
+networks is :mod:`dlndyn.bordelon25.theory.residual`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..conventions import readout, update_scale
+
+# ----------------------------------------------------------------------------------------
+# Finite network: the exact rank-one GD step (JAX)
+# ----------------------------------------------------------------------------------------
+def residual_end_to_end(params, gamma, branch):
+    """beta = sqrt(D)/(gamma N) W0^T g^1 and the backward vectors (g^1, g^{l+1} of block l).
+
+    Returns (beta, g1, g_upper) with g_upper[i] = g^{i+2}, the backward input of block i+1.
+    """
+    N, D = params["W0"].shape
+
+    def back(g, W):  # g^{l+1} -> g^l
+        return g + branch * (W.T @ g) / np.sqrt(N), g
+
+    g1, g_upper = jax.lax.scan(back, params["w"], params["Ws"], reverse=True)
+    beta = readout(D, N, gamma) * (params["W0"].T @ g1)
+    return beta, g1, g_upper
+
+
+def residual_step(params, X, y, eta0, gamma, branch):
+    """One exact GD step of the residual network (same signature as ``rank_one_step``).
+
+    ``params["Ws"]`` holds the L branch matrices W^1..W^L. Returns (new params, train loss,
+    beta before the step).
+    """
+    N, D = params["W0"].shape
+    P = X.shape[0]
+    beta, g1, g_upper = residual_end_to_end(params, gamma, branch)
+    delta = y - X @ beta / np.sqrt(D)
+    a = np.sqrt(D) * (X.T @ delta) / P
+
+    def fwd(h, W):  # h^l_a -> h^{l+1}_a
+        return h + branch * (W @ h) / np.sqrt(N), h
+
+    h_first = params["W0"] @ a / np.sqrt(D)
+    h_last, h_lower = jax.lax.scan(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
+    c = update_scale(eta0, gamma)
+    new = {
+        "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
+        "Ws": params["Ws"]
+        + (c * branch / np.sqrt(N)) * jnp.einsum("in,im->inm", g_upper, h_lower),
+        "w": params["w"] + c * h_last,
+    }
+    return new, delta @ delta / P, beta

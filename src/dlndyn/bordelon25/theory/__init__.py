@@ -1,0 +1,1 @@
+"""The infinite-width DMFT of Bordelon & Pehlevan 2025 in numpy (never imports JAX)."""

@@ -1,0 +1,65 @@
+"""Config validation against JSON schemas, with errors that name the offending key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """The config does not match its schema or describes an invalid setting."""
+
+
+def key_path(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _messages(error, prefix: tuple) -> list[str]:
+    """Readable lines for one jsonschema error, naming the key (and, for a union, the rule)."""
+    path = [*prefix, *error.absolute_path]
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return [f"config key '{key_path([*path, k])}' is not known" for k in extra]
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        # Report the alternative that got furthest (the deepest error), not the union.
+        best = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.message)))
+        return _messages(best, prefix)
+    return [f"config key '{key_path(path)}': {error.message}"]
+
+
+def validate(config: dict, schema_path, prefix=()) -> dict:
+    """Validate ``config`` against the schema at ``schema_path`` (draft 2020-12).
+
+    Fills the schema's top-level defaults in place and returns the config. Raises ConfigError
+    whose lines name each offending key, prefixed by ``prefix`` (e.g. the paper's key).
+    """
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    for key, prop in schema.get("properties", {}).items():
+        if "default" in prop:
+            config.setdefault(key, prop["default"])
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [line for e in errors[:10] for line in _messages(e, tuple(prefix))]
+        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    return config
+
+
+def coerce_numbers(value):
+    """Turn numeric strings inside nested dicts and lists into numbers.
+
+    Snakemake passes nested ``--config key={a: {b: 1}}`` values as strings; this restores the
+    types YAML would have given, so the schema sees what the user meant.
+    """
+    if isinstance(value, dict):
+        return {k: coerce_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [coerce_numbers(v) for v in value]
+    if isinstance(value, str):
+        parsed = yaml.safe_load(value) if value.strip() else value
+        if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+            return parsed
+    return value

@@ -1,0 +1,78 @@
+"""Training utilities shared by the papers' simulations (JAX): precision, keys, the compile
+cache and a scanned training loop that freezes a diverging run.
+
+Nothing here changes JAX's global state at import; :func:`precision` is a context manager and
+:func:`use_compile_cache` is called by job adapters, not by the library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import jax
+import jax.numpy as jnp
+
+DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype) -> str:
+    """The dtype's name if it is one the simulations support, else a ValueError naming it."""
+    name = str(getattr(dtype, "name", dtype))
+    if name not in DTYPES:
+        raise ValueError(f"dtype={dtype!r}: must be one of {DTYPES}")
+    return name
+
+
+@contextlib.contextmanager
+def precision(dtype):
+    """Run the block in ``dtype``: float64 switches JAX's x64 mode on for the block only.
+
+    Arrays made and functions traced inside take the precision asked for; the previous mode is
+    restored on exit (JAX's x64 flag is otherwise process-global).
+    """
+    with jax.enable_x64(check_dtype(dtype) == "float64"):
+        yield jnp.dtype(dtype)
+
+
+def replicate_keys(seed: int, n: int):
+    """Keys of replicates 0..n-1 of a base seed: fold_in(key(seed), r), stable across reruns."""
+    if int(seed) != seed or not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed={seed!r}: must be an integer in [0, 2^63)")
+    base = jax.random.key(int(seed))
+    return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(int(n)))
+
+
+def use_compile_cache(path) -> None:
+    """Share compiled XLA programs between jobs through a persistent cache at ``path``."""
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def scan_frozen(step, state, steps: int, *, factor: float = 1e3):
+    """Scan ``step(state, t) -> (new_state, metrics)`` over ``steps``, freezing on divergence.
+
+    ``metrics`` is a tuple of scalars whose first entry is the monitored loss. A run diverges
+    at the first step where any metric is non-finite or the monitored loss exceeds
+    ``factor * max(1, its value at t = 0)``; from then on the state stays frozen and every
+    metric reads inf. Returns (final state, stacked metrics, diverged flags per step).
+    """
+
+    def body(carry, t):
+        state, alive, threshold = carry
+        new, metrics = step(state, t)
+        loss = metrics[0]
+        threshold = jnp.where(t == 0, factor * jnp.maximum(1.0, loss), threshold)
+        ok = alive & (loss < threshold)
+        for m in metrics:
+            ok = ok & jnp.isfinite(m)
+        state = jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, state)
+        metrics = tuple(jnp.where(ok, m, jnp.inf) for m in metrics)
+        return (state, ok, threshold), (metrics, ~ok)
+
+    dtype = jnp.result_type(float)
+    carry = (state, jnp.array(True), jnp.array(jnp.inf, dtype))
+    (state, _, _), (metrics, diverged) = jax.lax.scan(body, carry, jnp.arange(steps))
+    return state, metrics, diverged
