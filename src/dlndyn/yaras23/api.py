@@ -252,9 +252,11 @@ def compare(d=60, r=2, L=3, eps=1e-2, eta=20.0, steps=4000, rank=2, gammas=(0.0,
     """Train the wide network and one compressed network per gamma side by side.
 
     Returns a dict with ``curve`` (rows: step, method, gamma, train_loss, recovery_error,
-    seconds, gap) and, if ``pca`` = (checkpoints, components) is given, ``trajectory``: the
-    end-to-end matrices of every method projected on principal directions ``components`` of
-    the original run's last ``checkpoints`` checkpoints (rows: method, gamma, step, pc1..pc3).
+    seconds, gap, phi_norm) and, if ``pca`` = (checkpoints, components) is given,
+    ``trajectory``: each run's end-to-end matrix at ``checkpoints`` checkpoints from its escape
+    (the checkpoint before its train loss first falls below 95% of the initial one), projected
+    on the principal directions ``components`` of the original run's checkpoints (rows:
+    method, gamma, step, pc1, pc2, ...).
 
     ``seconds`` is the cumulative wall time of the training blocks alone: compilation and the
     per-block measurements are excluded. ``gap`` is ||W_{L:1} - W_{L:1}^orig||_F / ||Phi||_F.
@@ -301,7 +303,8 @@ def compare(d=60, r=2, L=3, eps=1e-2, eta=20.0, steps=4000, rank=2, gammas=(0.0,
                     continue
                 e2e = recs[i]["e2e"]
                 if pca is not None:
-                    products[i].append((b * block, e2e))
+                    _keep(products[i], int(states[i][0][2]), float(recs[i]["train_loss"]),
+                          e2e, pca[0])
                 rows.append({
                     "step": int(states[i][0][2]), "method": method, "gamma": g,
                     "train_loss": float(recs[i]["train_loss"]),
@@ -318,17 +321,31 @@ def compare(d=60, r=2, L=3, eps=1e-2, eta=20.0, steps=4000, rank=2, gammas=(0.0,
     return out
 
 
+def _keep(store, step, loss, e2e, checkpoints):
+    """Keep ``checkpoints`` checkpoints from the escape on (the one before it included)."""
+    if not store:
+        store.append({"initial": loss, "points": []})
+    head, pts = store[0], store[0]["points"]
+    if len(pts) >= checkpoints and head.get("started"):
+        return
+    pts.append((step, e2e))
+    if not head.get("started"):
+        if loss < 0.95 * head["initial"]:
+            head["started"] = True
+            del pts[:-2]
+        else:
+            del pts[:-1]
+
+
 def _pca(runs, products, checkpoints, components):
-    """Project every run's end-to-end checkpoints on principal directions of the original's."""
-    base = np.stack([p.ravel() for _, p in products[0][-checkpoints:]])
-    first = len(products[0]) - len(base)
+    """Project every run's kept checkpoints on principal directions of the original's."""
+    base = np.stack([p.ravel() for _, p in products[0][0]["points"]])
     centre = base.mean(axis=0)
     _, _, vt = np.linalg.svd(base - centre, full_matrices=False)
     dirs = vt[list(components)]
     rows = []
     for i, (method, g, _, _) in enumerate(runs):
-        pts = products[i][first:] or products[i][-1:]
-        for step, p in pts:
+        for step, p in products[i][0]["points"]:
             c = dirs @ (p.ravel() - centre)
             rows.append({"method": method, "gamma": g, "step": step,
                          **{f"pc{j + 1}": float(c[j]) for j in range(len(c))}})

@@ -53,10 +53,11 @@ def compute(fig: str, cfg: dict, seed: int = 0) -> dict:
         frames = []
         for L, act, init, eps in itertools.product(cfg["depths"], cfg["activations"],
                                                    cfg["inits"], cfg["epsilons"]):
-            df = api.separation(cfg["K"], cfg["n"], L, eps, cfg["eta"], act, cfg["tol"], seed,
+            tol = cfg["tol"][act] if isinstance(cfg["tol"], dict) else cfg["tol"]
+            df = api.separation(cfg["K"], cfg["n"], L, eps, cfg["eta"], act, tol, seed,
                                 init=init, max_steps=cfg["max_steps"],
                                 fit_layers=_fit_layers(L, cfg["fit"]))
-            frames.append(df.assign(depth=L, activation=act, init=init, eps=eps, tol=cfg["tol"],
+            frames.append(df.assign(depth=L, activation=act, init=init, eps=eps, tol=tol,
                                     fit=cfg["fit"]))
         return {"layers": pd.concat(frames, ignore_index=True)}
     if k == "compression":
