@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..core import design
 from ..core.config import ConfigError
-from ..core.tables import read_table
+from ..core.tables import read_table, write_table
 from . import jobs
 from .setting import Setting
 
@@ -195,6 +195,12 @@ def design_table(runs: list[Run], *, seed: int, dtype: str) -> pd.DataFrame:
                      "theory_key": r.theory_key(),
                      **{f"vary_{k}": v for k, v in r.vary.items()}})
     return pd.DataFrame(rows)
+
+
+def write_design(run_params: list[dict], out, *, seed: int, dtype: str) -> None:
+    """The design table of a figure from its runs' params (as the rule passes them)."""
+    runs = [Run.from_params(p) for p in run_params]
+    write_table(design_table(runs, seed=seed, dtype=dtype), out)
 
 
 TABLE_COLUMNS = ["panel", "curve", "eta0", "step", "seed", "train_loss", "test_loss", "diverged"]

@@ -1,0 +1,43 @@
+# Bordelon & Pehlevan 2025: the paper's config, its distinct jobs and the input functions of
+# its rules (workflow/rules/bordelon25.smk).
+from dlndyn.bordelon25 import jobs as b25_jobs
+from dlndyn.bordelon25 import pipeline as b25
+from dlndyn.bordelon25 import summaries as b25_summaries
+
+B25 = config["bordelon25"]
+b25.check_config(B25)
+B25_RES = f"{RESULTS}/bordelon25"
+B25_FIG = f"{FIGDIR}/bordelon25"
+B25_SIM, B25_THEORY = b25.all_jobs(B25, seed=config["seed"], dtype=config["dtype"])
+
+
+wildcard_constraints:
+    b25fig="fig[0-9]+",
+    summary="|".join(b25.SUMMARIES),
+
+
+def b25_runs(wildcards):
+    return b25.figure_runs(B25, wildcards.b25fig)
+
+
+def b25_tables(source):
+    """Input function: the job tables ('sim' or 'theory') a figure reads, each once."""
+
+    def inputs(wildcards):
+        keys = {
+            r.sim_key(seed=config["seed"], dtype=config["dtype"])
+            if source == "sim"
+            else r.theory_key()
+            for r in b25_runs(wildcards)
+            if source == "theory" or r.simulated
+        }
+        return sorted(f"{B25_RES}/{source}/{k}.parquet" for k in keys)
+
+    return inputs
+
+
+def b25_figure_files(fig):
+    files = [f"{B25_FIG}/{fig}.pdf", f"{B25_FIG}/{fig}.png"]
+    return files + [f"{B25_FIG}/{fig}_{name}.csv" for name in b25.figure_summaries(B25, fig)]
+
+
