@@ -139,9 +139,11 @@ def test_a_job_is_keyed_by_what_it_computes():
     assert keys == {r.sim_key(seed=0, dtype="float32")
                     for r in pipeline.figure_runs(renamed, "fig1")}
     # the whole default config: fewer distinct jobs than runs
-    sims, theories = pipeline.all_jobs(config, seed=0, dtype="float32")
-    n_runs = sum(len(pipeline.figure_runs(config, f)) for f in config["figures"])
-    assert len(theories) < n_runs and len(sims) < n_runs
+    plan = pipeline.plan(config, seed=0, dtype="float32")
+    n_runs = sum(len(runs) for runs in plan.runs.values())
+    assert len(plan.theory) < n_runs and len(plan.sim) < n_runs
+    assert set(plan.sim_keys["fig1"]) <= set(plan.sim) and len(plan.sim_keys["fig1"]) < len(
+        plan.runs["fig1"])
 
 
 def test_write_table_is_atomic(tmp_path, monkeypatch):

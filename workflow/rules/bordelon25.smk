@@ -10,7 +10,7 @@ rule bordelon25_design:
     log:
         f"{RESULTS}/logs/bordelon25/{{b25fig}}/design.log",
     params:
-        runs=lambda w: [r.params() for r in b25_runs(w)],
+        runs=lambda w: [r.params() for r in B25_PLAN.runs[w.b25fig]],
         seed=config["seed"],
         dtype=config["dtype"],
     localrule: True
@@ -34,7 +34,7 @@ rule bordelon25_simulate:
     benchmark:
         f"{BENCH}/bordelon25/sim/{{key}}.tsv"
     params:
-        job=lambda w: B25_SIM[w.key],
+        job=lambda w: B25_PLAN.sim[w.key],
         cache=f"{RESULTS}/.jax_cache",
     resources:
         gpu=1,
@@ -61,7 +61,7 @@ rule bordelon25_theory:
     benchmark:
         f"{BENCH}/bordelon25/theory/{{key}}.tsv"
     params:
-        job=lambda w: B25_THEORY[w.key],
+        job=lambda w: B25_PLAN.theory[w.key],
     message:
         "bordelon25 DMFT {wildcards.key}"
     run:

@@ -5,10 +5,9 @@ from dlndyn.bordelon25 import pipeline as b25
 from dlndyn.bordelon25 import summaries as b25_summaries
 
 B25 = config["bordelon25"]
-b25.check_config(B25)
+B25_PLAN = b25.plan(B25, seed=config["seed"], dtype=config["dtype"])
 B25_RES = f"{RESULTS}/bordelon25"
 B25_FIG = f"{FIGDIR}/bordelon25"
-B25_SIM, B25_THEORY = b25.all_jobs(B25, seed=config["seed"], dtype=config["dtype"])
 
 
 wildcard_constraints:
@@ -16,24 +15,10 @@ wildcard_constraints:
     summary="|".join(b25.SUMMARIES),
 
 
-def b25_runs(wildcards):
-    return b25.figure_runs(B25, wildcards.b25fig)
-
-
 def b25_tables(source):
     """Input function: the job tables ('sim' or 'theory') a figure reads, each once."""
-
-    def inputs(wildcards):
-        keys = {
-            r.sim_key(seed=config["seed"], dtype=config["dtype"])
-            if source == "sim"
-            else r.theory_key()
-            for r in b25_runs(wildcards)
-            if source == "theory" or r.simulated
-        }
-        return sorted(f"{B25_RES}/{source}/{k}.parquet" for k in keys)
-
-    return inputs
+    keys = B25_PLAN.sim_keys if source == "sim" else B25_PLAN.theory_keys
+    return lambda w: [f"{B25_RES}/{source}/{k}.parquet" for k in keys[w.b25fig]]
 
 
 def b25_figure_files(fig):

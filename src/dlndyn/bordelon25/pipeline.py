@@ -172,16 +172,35 @@ def figure_summaries(config: dict, fig: str) -> list[str]:
     return [name for name in SUMMARIES if name in wanted]
 
 
-def all_jobs(config: dict, *, seed: int, dtype: str) -> tuple[dict, dict]:
-    """Every distinct simulation and theory job of the paper: two dicts key -> job params."""
-    sims, theories = {}, {}
+@dataclass
+class Plan:
+    """Every run of the paper's config and its distinct jobs, computed once per workflow."""
+
+    runs: dict  # figure -> [Run]
+    sim: dict  # key -> simulation job params
+    theory: dict  # key -> theory job params
+    sim_keys: dict  # figure -> sorted keys of the simulations it reads
+    theory_keys: dict  # figure -> sorted keys of the theory solves it reads
+
+
+def plan(config: dict, *, seed: int, dtype: str) -> Plan:
+    """Check the paper's config (errors name the panel) and plan its jobs."""
+    check_config(config)
+    p = Plan({}, {}, {}, {}, {})
     for fig in config["figures"]:
-        for run in figure_runs(config, fig):
-            theories.setdefault(run.theory_key(), run.theory_job())
+        p.runs[fig] = figure_runs(config, fig)
+        sims, theories = set(), set()
+        for run in p.runs[fig]:
+            k = run.theory_key()
+            p.theory.setdefault(k, run.theory_job())
+            theories.add(k)
             if run.simulated:
-                sims.setdefault(run.sim_key(seed=seed, dtype=dtype), run.sim_job(seed=seed,
-                                                                                 dtype=dtype))
-    return sims, theories
+                job = run.sim_job(seed=seed, dtype=dtype)
+                k = jobs.key("sim", job)
+                p.sim.setdefault(k, job)
+                sims.add(k)
+        p.sim_keys[fig], p.theory_keys[fig] = sorted(sims), sorted(theories)
+    return p
 
 
 def design_table(runs: list[Run], *, seed: int, dtype: str) -> pd.DataFrame:
