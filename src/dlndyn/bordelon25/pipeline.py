@@ -46,10 +46,16 @@ def check_config(config: dict) -> dict:
 
     Raises ConfigError naming the panel.
     """
-    for fig in config["figures"]:
-        for panel in config["figures"][fig]["panels"]:
+    for fig, fcfg in config["figures"].items():
+        rows, cols = fcfg.get("layout", [1, len(fcfg["panels"])])
+        if rows * cols < len(fcfg["panels"]):
+            raise ConfigError(f"config key 'bordelon25.figures.{fig}.layout': {[rows, cols]} has "
+                              f"{rows * cols} cells for {len(fcfg['panels'])} panels")
+        for panel in fcfg["panels"]:
             try:
-                panel_runs(config, fig, panel)
+                for run in panel_runs(config, fig, panel):
+                    if run.simulated:
+                        run.setting.sizes(run.D)  # a limit (inf) cannot be simulated
             except (TypeError, ValueError) as err:
                 raise ConfigError(
                     f"config key 'bordelon25.figures.{fig}.panels.{panel}': {err}") from None
