@@ -98,3 +98,15 @@ def _step_rule(cfg, seed):
     with precision("float64"):
         phi, _ = api._matrix_problem(cfg["d"], cfg["r"], p, seed)
     return data.step_rule(phi, cfg["L"], p)
+
+
+def write_tables(fig: str, cfg: dict, seed: int, paths) -> None:
+    """Compute figure ``fig`` (float64) and write its tables to ``paths`` (order of
+    :func:`tables`)."""
+    from ..core.tables import write_table
+    from ..core.train import precision
+
+    with precision("float64"):
+        out = compute(fig, cfg, seed)
+    for name, path in zip(tables(fig), paths, strict=True):
+        write_table(out[name], path)
