@@ -9,7 +9,8 @@
      done in Python (one dispatch per step);
    * plain jax.grad loop: ``jax.grad(loss)`` with no jit at all (op-by-op dispatch).
 
-   Each is warmed up first (compilation excluded); the step time is the median over repeats.
+   Each is warmed up first (compilation excluded); the step time is the median over repeats,
+   the engine and the jitted loop interleaved so that a change of machine load hits both.
    The three final weights are compared as a check.
 
 2. The compression speed-up measured in one run: ``dlndyn.yaras23.compare`` on the default
@@ -53,14 +54,6 @@ def step_times(d, L, steps, repeats, eta):
 
     runner = train.Runner(train.factorization_loss, lambda p, dj: {}, eta=eta, block=steps,
                           n_factors=L)
-    times = []
-    for _ in range(repeats):
-        state, dj = runner.start(w0, dat)
-        state, dt = runner.advance(state, dj)
-        times.append(dt / steps)
-    out["engine (Runner: fori_loop blocks, AOT-compiled)"] = statistics.median(times)
-    finals["engine"] = [np.asarray(p) for p in state[0]]
-
     grad = jax.jit(jax.grad(train.factorization_loss))
     djax = jax.tree_util.tree_map(jnp.asarray, dat)
 
@@ -74,11 +67,17 @@ def step_times(d, L, steps, repeats, eta):
         jax.block_until_ready(params)
         return (time.perf_counter() - t0) / n, params
 
-    times = []
+    # repeats interleaved, so that a change of machine load hits both alike
+    engine, jitted = [], []
     for _ in range(repeats):
+        state, dj = runner.start(w0, dat)
+        state, dt = runner.advance(state, dj)
+        engine.append(dt / steps)
         dt, params = python_loop(grad, steps)
-        times.append(dt)
-    out["jax.jit(jax.grad) in a Python loop"] = statistics.median(times)
+        jitted.append(dt)
+    out["engine (Runner: fori_loop blocks, AOT-compiled)"] = statistics.median(engine)
+    out["jax.jit(jax.grad) in a Python loop"] = statistics.median(jitted)
+    finals["engine"] = [np.asarray(p) for p in state[0]]
     finals["jit"] = [np.asarray(p) for p in params]
 
     n_plain = max(3, steps // 10)
@@ -106,7 +105,7 @@ def main(argv=None):
     ap.add_argument("--d", type=int, default=300)
     ap.add_argument("--L", type=int, default=3)
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "yaras23.md"))
     args = ap.parse_args(argv)
     eta = 1.0  # mean-loss step: small next to d^2, the weights barely move (timing only)
