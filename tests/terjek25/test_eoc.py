@@ -90,13 +90,13 @@ def test_deep_wide_tanh_mlp_keeps_q_star_at_the_eoc_and_drifts_off_it():
 
 
 def test_init_draws_the_variances_of_the_rule():
-    setup = Setup(depth=4, width=256, parameterization="mup", width_rule="grow", base_depth=2)
+    setup = Setup(depth=4, width=128, parameterization="mup", width_rule="grow", base_depth=2)
     params = init(jax.random.key(0), setup, 64, 10)
     for (w, b), v in zip(params, weight_variances(setup, 64, 10)):
         assert float(jnp.var(w)) == pytest.approx(v, rel=0.05)
     biases = jnp.concatenate([b for _, b in params[:-1]])
     assert float(jnp.var(biases)) == pytest.approx(0.05, rel=0.1)
-    assert [w.shape for w, _ in params] == [(64, 512), (512, 512), (512, 512), (512, 10)]
+    assert [w.shape for w, _ in params] == [(64, 256), (256, 256), (256, 256), (256, 10)]
     w, q = critical_point("tanh", 0.05)
     assert weight_variances(setup, 64, 10)[0] == pytest.approx((q - 0.05) / 64)
-    assert weight_variances(setup, 64, 10)[-1] == pytest.approx(w / 512 / 2)  # muP: m = 2
+    assert weight_variances(setup, 64, 10)[-1] == pytest.approx(w / 256 / 2)  # muP: m = 2

@@ -13,6 +13,8 @@ variance sigma_w2 / (fan_in * m), m = fan_in / base width (Yang & Hu 2021, Tenso
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,12 +53,18 @@ def init(key, setup: Setup, d_in: int, d_out: int, *, sigma_w2: float | None = N
     variances = weight_variances(setup, d_in, d_out)
     if sigma_w2 is not None:
         variances = [variances[0]] + [sigma_w2 / ds[l] for l in range(1, setup.depth)]
-    dtype = jnp.result_type(float)
+    stds = tuple(float(np.sqrt(v)) for v in variances)
+    return _draw(key, ds, stds, float(np.sqrt(setup.sigma_b2)), jnp.result_type(float))
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _draw(key, ds, stds, b_std, dtype):
+    # one compiled call (op-by-op dispatch of the draws costs seconds on a CPU)
     params = []
-    for l, k in enumerate(jax.random.split(key, setup.depth)):
+    for l, k in enumerate(jax.random.split(key, len(stds))):
         kw, kb = jax.random.split(k)
-        w = jax.random.normal(kw, (ds[l], ds[l + 1]), dtype) * np.sqrt(variances[l])
-        b = jax.random.normal(kb, (ds[l + 1],), dtype) * np.sqrt(setup.sigma_b2)
+        w = jax.random.normal(kw, (ds[l], ds[l + 1]), dtype) * stds[l]
+        b = jax.random.normal(kb, (ds[l + 1],), dtype) * b_std
         params.append((w, b))
     return params
 
