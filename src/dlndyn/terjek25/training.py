@@ -122,9 +122,7 @@ def _runner(setup: Setup, x, y, instrument: bool):
     n = x.shape[0]
     update = make_update(setup, x.shape[1], y.shape[1])
     probe_x = x[: min(setup.probe, n)]
-    k_sharp = int(setup.sharpness_every) if instrument else 0
-    if setup.schedule == "geometric" and k_sharp == 0:
-        k_sharp = int(setup.sharpness_every)
+    k_sharp = int(setup.sharpness_every)  # 0: never
     nan = jnp.array(jnp.nan, x.dtype)
 
     def full_loss(params):
@@ -177,11 +175,10 @@ def _runner(setup: Setup, x, y, instrument: bool):
         (params, v, lam, alive), recs = jax.lax.scan(step, carry, jnp.arange(setup.steps))
         final = {"loss": jnp.where(alive, full_loss(params), jnp.inf), "eta": nan,
                  "sharpness": nan, "diverged": ~alive}
+        if k_sharp:
+            lam_T, _ = power_iteration(loss_flat, ravel_pytree(params)[0], v, setup.power_iters)
+            final["sharpness"] = jnp.where(alive, lam_T, nan)
         if instrument:
-            if k_sharp:
-                lam_T, _ = power_iteration(loss_flat, ravel_pytree(params)[0], v,
-                                           setup.power_iters)
-                final["sharpness"] = jnp.where(alive, lam_T, nan)
             zero = jax.tree_util.tree_map(jnp.zeros_like, params)
             final.update(_layer_stats(params, params0, zero, probe_x, h0, act, alive))
         recs = jax.tree_util.tree_map(lambda r, f: jnp.concatenate([r, f[None]]), recs, final)
