@@ -1,12 +1,13 @@
-# dlndyn: the figures of Bordelon & Pehlevan (2025), "Deep Linear Network Training Dynamics from
-# Random Initialization", as cached rules: finite-network simulation beside DMFT theory.
+# dlndyn: the figures of three papers on the training dynamics of deep networks, as cached
+# rules, finite-network simulation beside theory.
 #
-#   snakemake --cores 2                 every figure (default config)
-#   snakemake --cores 2 fig1            one figure (also: snakemake figures/fig1.pdf)
-#   snakemake -n                        what would run, and why
+#   snakemake --cores 2                       every figure of every paper (default config)
+#   snakemake --cores 2 bordelon25            one paper (also yaras23, terjek25)
+#   snakemake --cores 2 bordelon25_fig1       one figure (short names fig1 ... and table1
+#                                             for the main paper)
+#   snakemake -n                              what would run, and why
 #
-# Layout: {results}/{fig}/design.csv (data) -> {results}/{fig}/{sim,theory}/{panel}/{curve}.parquet
-# (simulate, theory) -> {figures_dir}/{fig}.{pdf,png} and {fig}_agreement.csv (figures).
+# Targets come first, then options: --configfile takes several files.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -19,13 +20,12 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/simulate.smk"
-include: "workflow/rules/theory.smk"
-include: "workflow/rules/figures.smk"
+include: "workflow/rules/bordelon25.smk"
+include: "workflow/rules/targets.smk"
 
 
 rule all:
     default_target: True
+    localrule: True
     input:
-        all_figure_files(),
+        [f for figures in TARGETS.values() for files in figures.values() for f in files],

@@ -1,4 +1,5 @@
-"""Config validation, run expansion, tables and agreement of the pipeline layer."""
+"""Config validation, run expansion, job identity, tables and agreement of the main paper's
+pipeline layer."""
 
 import copy
 from pathlib import Path
@@ -8,10 +9,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlndyn import Setting, pipeline
+from dlndyn import Setting
+from dlndyn.bordelon25 import jobs, pipeline, summaries
+from dlndyn.core.config import ConfigError, validate_workflow_config
+from dlndyn.core.design import format_value
+from dlndyn.core.tables import write_table
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "workflow" / "schemas"
+
+
+def check(config):
+    """What the workflow does with a config (common.smk, then bordelon25.smk): the paper block."""
+    config = validate_workflow_config(config, SCHEMAS)
+    return pipeline.check_config(config["bordelon25"])
 
 
 def load(name="config.yaml"):
@@ -38,8 +49,9 @@ def merged(*names):
 @pytest.mark.parametrize("names", [["config.yaml"], ["config.yaml", "ci.yaml"],
                                    ["config.yaml", "paper.yaml"]])
 def test_shipped_configs_are_valid(names):
-    config = pipeline.check_config(merged(*names), SCHEMA)
-    assert config["seed"] == 0
+    full = merged(*names)
+    config = check(full)
+    assert full["seed"] == 0
     for fig in config["figures"]:
         assert pipeline.figure_runs(config, fig)
 
@@ -47,34 +59,53 @@ def test_shipped_configs_are_valid(names):
 @pytest.mark.parametrize(
     "edit, key",
     [
-        (lambda c: c["figures"]["fig1"].update(Dd=3), "figures.fig1.Dd"),
-        (lambda c: c["figures"]["fig1"].update(D="big"), "figures.fig1.D"),
-        (lambda c: c["figures"]["fig1"]["base"].update(nu=-1.0), "figures.fig1.base.nu"),
-        (lambda c: c["figures"]["fig2"]["panels"]["a"]["set"].update(param="sp"),
-         "figures.fig2.panels.a.set.param"),
-        (lambda c: c["figures"]["fig1"]["panels"]["a"]["vary"].update(width=[1]),
-         "figures.fig1.panels.a.vary"),
+        (lambda c: F(c)["fig1"].update(Dd=3), "bordelon25.figures.fig1.Dd"),
+        (lambda c: F(c)["fig1"].update(D="big"), "bordelon25.figures.fig1.D"),
+        (lambda c: F(c)["fig1"]["base"].update(nu=-1.0), "bordelon25.figures.fig1.base.nu"),
+        (lambda c: F(c)["fig2"]["panels"]["a"]["set"].update(param="sp"),
+         "bordelon25.figures.fig2.panels.a.set.param"),
+        (lambda c: F(c)["fig1"]["panels"]["a"]["vary"].update(width=[1]),
+         "bordelon25.figures.fig1.panels.a.vary"),
         (lambda c: c.update(seeed=1), "seeed"),
-        (lambda c: c["figures"]["fig2"]["panels"]["a"].pop("eta0"), "figures.fig2.panels.a"),
+        (lambda c: c.update(results=""), "results"),
+        (lambda c: c.update(seed=10**20), "seed"),
+        (lambda c: F(c)["fig2"]["panels"]["a"].pop("eta0"), "bordelon25.figures.fig2.panels.a"),
+        # a union (list or {min, max, num}) names the field that broke the rule
+        (lambda c: F(c)["fig2"]["panels"]["a"]["eta0"].update(num=0),
+         "bordelon25.figures.fig2.panels.a.eta0.num"),
         # schema-valid but an invalid Setting: L must be an integer
-        (lambda c: c["figures"]["fig1"]["panels"]["c"]["vary"].update(L=[1.5]),
-         "figures.fig1.panels.c"),
+        (lambda c: F(c)["fig1"]["panels"]["c"]["vary"].update(L=[1.5]),
+         "bordelon25.figures.fig1.panels.c"),
     ],
 )
 def test_bad_config_names_the_key(edit, key):
     config = copy.deepcopy(load())
     edit(config)
-    with pytest.raises(pipeline.ConfigError, match=f"'{key}"):
-        pipeline.check_config(config, SCHEMA)
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        check(config)
+
+
+def F(config):
+    return config["bordelon25"]["figures"]
+
+
+def test_command_line_strings_are_coerced_before_validation():
+    """Snakemake passes nested --config values as strings: '64' must count as 64."""
+    config = load()
+    F(config)["fig4"]["D"] = "64"
+    assert check(config)["figures"]["fig4"]["D"] == 64
+    F(config)["fig4"]["D"] = "-1"
+    with pytest.raises(ConfigError, match="'bordelon25.figures.fig4.D'"):
+        check(config)
 
 
 def test_runs_expand_the_panel_grid():
-    config = pipeline.check_config(load(), SCHEMA)
+    config = check(load())
     runs = pipeline.panel_runs(config, "fig1", "a")
     nus = config["figures"]["fig1"]["panels"]["a"]["vary"]["nu"]
     assert [r.setting.nu for r in runs] == nus
     assert all(r.setting.param == "ntk" for r in runs)  # the panel's `set` override
-    assert runs[0].curve == "nu~0.5" and pipeline.format_value(2.0) == "2"
+    assert runs[0].curve == "nu~0.5" and format_value(2.0) == "2"
     # params round-trip (what Snakemake passes to the scripts)
     for r in runs:
         assert pipeline.Run.from_params(r.params()) == r
@@ -82,15 +113,41 @@ def test_runs_expand_the_panel_grid():
     grid = sweep.eta0_grid
     assert len(grid) == 12 and np.isclose(grid[0], 0.02) and np.isclose(grid[-1], 0.6)
     assert np.allclose(np.diff(np.log(grid)), np.log(grid[1] / grid[0]), rtol=1e-4)
-    assert pipeline.find_run(config, "fig2", "b", sweep.curve) == sweep
-    with pytest.raises(KeyError):
-        pipeline.find_run(config, "fig2", "b", "nu~3")
+
+
+def test_a_job_is_keyed_by_what_it_computes():
+    config = check(load())
+    # Figure 1's base setting appears in panels b, c and d: one simulation, one theory solve.
+    base = [r for r in pipeline.figure_runs(config, "fig1")
+            if r.setting == Setting(**config["figures"]["fig1"]["base"])]
+    assert {r.panel for r in base} == {"b", "c", "d"}
+    assert len({r.sim_key(seed=0, dtype="float32") for r in base}) == 1
+    assert len({r.theory_key() for r in base}) == 1
+    # more seeds: new simulations, the same theory; another dtype or base seed: new simulations
+    more = copy.deepcopy(config)
+    more["figures"]["fig1"]["seeds"] += 1
+    run, run2 = pipeline.figure_runs(config, "fig1")[0], pipeline.figure_runs(more, "fig1")[0]
+    assert run.theory_key() == run2.theory_key()
+    assert run.sim_key(seed=0, dtype="float32") != run2.sim_key(seed=0, dtype="float32")
+    assert run.sim_key(seed=0, dtype="float32") != run.sim_key(seed=1, dtype="float32")
+    assert run.sim_key(seed=0, dtype="float32") != run.sim_key(seed=0, dtype="float64")
+    # renaming a panel changes no job
+    renamed = copy.deepcopy(config)
+    panels = renamed["figures"]["fig1"]["panels"]
+    panels["z"] = panels.pop("a")
+    keys = {r.sim_key(seed=0, dtype="float32") for r in pipeline.figure_runs(config, "fig1")}
+    assert keys == {r.sim_key(seed=0, dtype="float32")
+                    for r in pipeline.figure_runs(renamed, "fig1")}
+    # the whole default config: fewer distinct jobs than runs
+    sims, theories = pipeline.all_jobs(config, seed=0, dtype="float32")
+    n_runs = sum(len(pipeline.figure_runs(config, f)) for f in config["figures"])
+    assert len(theories) < n_runs and len(sims) < n_runs
 
 
 def test_write_table_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "sub" / "t.parquet"
     df = pd.DataFrame({"step": [0, 1], "test_loss": [1.0, 0.5]})
-    pipeline.write_table(df, path)
+    write_table(df, path)
     pd.testing.assert_frame_equal(pd.read_parquet(path), df)
 
     # a write that fails midway leaves the old file untouched and no temporary behind
@@ -100,7 +157,7 @@ def test_write_table_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
     with pytest.raises(OSError):
-        pipeline.write_table(df.assign(test_loss=[9.0, 9.0]), path)
+        write_table(df.assign(test_loss=[9.0, 9.0]), path)
     monkeypatch.undo()
     pd.testing.assert_frame_equal(pd.read_parquet(path), df)
     assert sorted(p.name for p in path.parent.iterdir()) == ["t.parquet"]
@@ -124,38 +181,58 @@ def _fake_tables(kind):
 def test_agreement_of_exact_mean_is_zero_and_detects_bias():
     sim, th = _fake_tables("dynamics")
     sim, th = sim[sim.eta0 == 0.1], th[th.eta0 == 0.1]
-    table = pipeline.agreement(sim, th, "dynamics")
+    table = summaries.agreement(sim, th, "dynamics")
     assert set(table.quantity) == {"test_loss", "train_loss"}
     assert np.allclose(table.rel_err_max, 0, atol=1e-12)
     assert (table.n_points == 4).all()  # steps 1..4
     biased = sim.assign(test_loss=sim.test_loss * 1.2)
-    t = pipeline.agreement(biased, th, "dynamics").set_index("quantity")
+    t = summaries.agreement(biased, th, "dynamics").set_index("quantity")
     assert np.isclose(t.loc["test_loss", "rel_err_mean"], 0.2)
 
 
 def test_agreement_lr_sweep_skips_diverged_and_finds_optima():
     sim, th = _fake_tables("lr_sweep")
-    table = pipeline.agreement(sim, th, "lr_sweep")
+    table = summaries.agreement(sim, th, "lr_sweep")
     row = table.iloc[0]
     assert row.n_points == 2  # eta0 = 0.4 diverged at the last step in both
     assert row.eta0_opt_sim == row.eta0_opt_theory == 0.1
 
 
-def test_simulate_and_theory_runs_make_tidy_tables():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_simulate_and_theory_jobs_make_tidy_tables(tmp_path, dtype):
     s = Setting(L=1, nu=1.0, alpha=2.0, eta0=0.1, T=6)
     run = pipeline.Run(fig="fig9", panel="a", curve="nu~1", kind="lr_sweep", setting=s,
                        vary={"nu": 1.0}, D=16, seeds=2, eta0_grid=(0.1, 0.2))
-    sim = pipeline.simulate_run(run, log=lambda m: None)
+    sim = jobs.simulate(run.sim_job(seed=0, dtype=dtype), log=lambda m: None)
     assert len(sim) == 2 * 2 * 6
-    assert {"fig", "panel", "curve", "seed", "eta0", "step", "test_loss", "nu", "D", "N",
+    assert {"seed", "eta0", "step", "test_loss", "nu", "D", "N", "dtype",
             "device"} <= set(sim.columns)
-    th = pipeline.theory_run(run, log=lambda m: None)
+    assert (sim.dtype == dtype).all()
+    th = jobs.theory(run.theory_job(), log=lambda m: None)
     assert len(th) == 2 * 6 and th.converged.all()
     assert np.allclose(th.test_loss[th.step == 0], 2.0)  # 1 + 1/(gamma^2 nu)
+    # a figure reads each job once and attaches its panel and curve
+    design = pipeline.design_table([run], seed=0, dtype=dtype)
+    write_table(sim, tmp_path / f"{design.sim_key[0]}.parquet")
+    table = pipeline.figure_tables(design, [tmp_path / f"{design.sim_key[0]}.parquet"], "sim")
+    assert (table.curve == "nu~1").all() and (table.fig == "fig9").all() and len(table) == len(sim)
+
+
+def test_float64_really_runs_float64():
+    """float32 losses are all float32 numbers; float64 losses are not (x64 really on)."""
+    s = Setting(L=2, nu=1.0, alpha=2.0, eta0=0.2, T=20)
+    run = pipeline.Run(fig="f", panel="a", curve="c", kind="dynamics", setting=s, vary={},
+                       D=32, seeds=1, eta0_grid=None)
+    lo = jobs.simulate(run.sim_job(seed=0, dtype="float32"), log=lambda m: None).test_loss
+    hi = jobs.simulate(run.sim_job(seed=0, dtype="float64"), log=lambda m: None).test_loss
+    def representable(x):
+        return np.array_equal(x.values.astype(np.float32).astype(np.float64), x.values)
+
+    assert representable(lo) and not representable(hi)
 
 
 def test_curves_combine_with_vary_and_physical_units_convert():
-    config = pipeline.check_config(load(), SCHEMA)
+    config = check(load())
     runs = pipeline.panel_runs(config, "fig10", "a")
     pcfg = config["figures"]["fig10"]["panels"]["a"]
     assert len(runs) == len(pcfg["curves"]) * 3 * 2  # curves x source x gamma0
@@ -169,8 +246,8 @@ def test_curves_combine_with_vary_and_physical_units_convert():
                                                                    1.5 * np.sqrt(scale))
     assert r.curve == "L~1_eta0~0.05_source~0.5_gamma0~1.5"
     # the design table keeps the physical values for the legend, and gives the Setting back
-    design = pipeline.design_table(runs)
-    back = dict(((p, c), s) for p, c, s in pipeline.design_curves(design, "a"))
+    design = pipeline.design_table(runs, seed=0, dtype="float32")
+    back = dict(((p, c), s) for p, c, s in summaries.design_curves(design, "a"))
     assert back[("a", r.curve)] == r.setting
     assert design.loc[design.curve == r.curve, "vary_eta0"].item() == 0.05
 
@@ -187,7 +264,7 @@ def test_exponent_table_measures_a_known_power_law():
         pd.DataFrame({"panel": "a", "curve": "lazy", "step": steps, "diverged": steps > 500,
                       "test_loss": np.maximum(steps, 1) ** -0.5}),
     ])
-    table = pipeline.exponent_table(th, [("a", "rich", s_rich), ("a", "lazy", s_lazy)])
+    table = summaries.exponent_table(th, [("a", "rich", s_rich), ("a", "lazy", s_lazy)])
     rich, lazy = table.iloc[0], table.iloc[1]
     assert rich.regime == "rich" and np.isclose(rich.slope, -2 / 3, rtol=1e-6)
     assert np.isclose(rich.predicted, -2 / 3)

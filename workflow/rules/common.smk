@@ -1,55 +1,34 @@
-# Config validation, paths and the input functions shared by the rules.
+# Shared by every paper: this checkout's library on the path (of this process and of every job),
+# config validation, output directories, and the registry of figure targets.
 import os
 import sys
 
-# The workflow imports dlndyn from this checkout (its scripts do so via scripts/_src.py).
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+# Jobs run `script:`s in new Python processes: they import dlndyn from this checkout too,
+# installed or not (e.g. in a --sdm conda environment).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
-from dlndyn import pipeline
+from dlndyn.core import config as core_config
 
-pipeline.check_config(
-    config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
-)
+# The shared keys and each paper's block, against workflow/schemas/*.schema.yaml.
+core_config.validate_workflow_config(config, os.path.join(workflow.basedir, "workflow", "schemas"))
 
 RESULTS = config["results"]
 FIGDIR = config["figures_dir"]
+BENCH = f"{RESULTS}/benchmarks"
+
+# paper -> {figure: [output files]}; each paper's rules file fills its entry, and
+# workflow/rules/targets.smk turns it into the target rules <paper>_<fig>, <paper> and all.
+TARGETS = {}
 
 
-wildcard_constraints:
-    fig="fig[0-9]+",
-    panel="[a-z]",
-    curve="[^/]+",
+def sources(*parts):
+    """Library source files as job inputs: editing the code a job runs reruns the job."""
+    import glob
 
-
-def run_params(wildcards):
-    """The run behind a (fig, panel, curve) path, as plain params (a change reruns the job)."""
-    return pipeline.find_run(config, wildcards.fig, wildcards.panel, wildcards.curve).params()
-
-
-def figure_tables(source):
-    """Input function: every run table of one source ('sim' or 'theory') of a figure."""
-
-    def inputs(wildcards):
-        return [
-            f"{RESULTS}/{wildcards.fig}/{source}/{run.panel}/{run.curve}.parquet"
-            for run in pipeline.figure_runs(config, wildcards.fig)
-            if source == "theory" or run.simulated
-        ]
-
-    return inputs
-
-
-def figure_files(fig):
-    """A figure's outputs: pdf, png, agreement table, and the optimal eta0 (eta0 sweeps) and
-    exponent (exponent panels) tables."""
-    files = [f"{FIGDIR}/{fig}.pdf", f"{FIGDIR}/{fig}.png", f"{FIGDIR}/{fig}_agreement.csv"]
-    kinds = {run.kind for run in pipeline.figure_runs(config, fig)}
-    if "lr_sweep" in kinds:
-        files.append(f"{FIGDIR}/{fig}_optimal_lr.csv")
-    if "exponent" in kinds:
-        files.append(f"{FIGDIR}/{fig}_exponents.csv")
+    files = []
+    for part in parts:
+        path = os.path.join(SRC, "dlndyn", part)
+        files += sorted(glob.glob(os.path.join(path, "*.py"))) if os.path.isdir(path) else [path]
     return files
-
-
-def all_figure_files():
-    return [path for fig in config["figures"] for path in figure_files(fig)]

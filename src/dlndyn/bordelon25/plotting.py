@@ -9,9 +9,11 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from ..core.plot import STYLE, colors, save_figure
+from ..core.plot import STYLE, colors, panel_grid, save_figure
+from ..core.tables import read_table
+from .pipeline import figure_tables
 from . import conventions
-from .pipeline import design_curves, exponent_table, final_losses, seed_summary
+from .summaries import design_curves, exponent_table, final_losses, seed_summary
 from .theory.powerlaw import predicted_exponent
 
 SYMBOLS = {"nu": r"\nu", "alpha": r"\alpha", "alpha_B": r"\alpha_B", "gamma0": r"\gamma_0",
@@ -170,13 +172,20 @@ def style_legend_handles(kind: str):
     return handles
 
 
+def plot_figure_files(fcfg: dict, design_path, sim_paths, theory_paths, outputs) -> None:
+    """Draw a figure from its design table and job tables (paths) into ``outputs``."""
+    design = read_table(design_path)
+    plot_figure(fcfg, design, figure_tables(design, sim_paths, "sim"),
+                figure_tables(design, theory_paths, "theory"), outputs)
+
+
 def plot_figure(fcfg: dict, design: pd.DataFrame, sim: pd.DataFrame, th: pd.DataFrame, outputs):
     """Draw every panel of a figure and save it to each path in ``outputs`` (pdf, png, ...)."""
     panels = list(fcfg["panels"])
-    rows, cols = fcfg.get("layout", [1, len(panels)])
+    rows, _ = fcfg.get("layout", [1, len(panels)])
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.6 * rows), squeeze=False)
-        for ax, panel in zip(axes.flat, panels):
+        fig, axes = panel_grid(len(panels), fcfg.get("layout"))
+        for ax, panel in zip(axes, panels):
             pcfg = fcfg["panels"][panel]
             kind = pcfg.get("kind", "dynamics")
             PLOTTERS[kind](ax, pcfg, design, sim, th, panel)
@@ -189,8 +198,6 @@ def plot_figure(fcfg: dict, design: pd.DataFrame, sim: pd.DataFrame, th: pd.Data
             else:
                 leg = ax.legend(loc="best", handlelength=1.6)
             ax.add_artist(leg)
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
         kinds = {fcfg["panels"][p].get("kind", "dynamics") for p in panels}
         if kinds != {"exponent"}:  # an exponent panel explains its own markers
             handles = style_legend_handles("lr_sweep" if "lr_sweep" in kinds else "dynamics")

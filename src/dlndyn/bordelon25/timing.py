@@ -12,6 +12,7 @@ import time
 
 import pandas as pd
 
+from .jobs import device_name
 from .setting import Setting
 from .sim.engine import simulate
 from .sim.reference import autodiff_step
@@ -49,8 +50,6 @@ def table1(base: Setting, D: int, sweeps: dict, seeds: int = 1, log=print) -> pd
 
     Columns: sweep, N, T, L, P, method, seconds, device.
     """
-    from .pipeline import device_name
-
     rows = []
     for field, values in sweeps.items():
         for value in values:
@@ -62,3 +61,14 @@ def table1(base: Setting, D: int, sweeps: dict, seeds: int = 1, log=print) -> pd
                              "device": device_name() if method != "dmft" else "cpu (numpy)"})
                 log(f"{field}={value}: N={sizes['N']} T={s.T} L={s.L} {method}: {sec:.3f} s")
     return pd.DataFrame(rows)
+
+
+def table1_files(cfg: dict, csv_path, figure_paths, log=print) -> pd.DataFrame:
+    """Measure Table 1 from its config block (base, D, sweeps, seeds) into a csv and a figure."""
+    from ..core.tables import write_table
+    from .plotting import plot_table1
+
+    table = table1(Setting(**cfg["base"]), cfg["D"], cfg["sweeps"], cfg.get("seeds", 1), log=log)
+    write_table(table, csv_path)
+    plot_table1(table, figure_paths)
+    return table

@@ -63,3 +63,17 @@ def coerce_numbers(value):
         if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
             return parsed
     return value
+
+
+def validate_workflow_config(config: dict, schema_dir) -> dict:
+    """Validate a whole workflow config: the shared keys against ``config.schema.yaml`` and each
+    paper's block against ``<paper>.schema.yaml`` (numeric strings from the command line are
+    turned into numbers first). Returns the config, defaults filled in."""
+    schema_dir = Path(schema_dir)
+    for key in list(config):
+        config[key] = coerce_numbers(config[key])
+    validate(config, schema_dir / "config.schema.yaml")
+    for paper in config:
+        if (schema_dir / f"{paper}.schema.yaml").exists() and isinstance(config[paper], dict):
+            validate(config[paper], schema_dir / f"{paper}.schema.yaml", prefix=(paper,))
+    return config

@@ -1,0 +1,105 @@
+"""The two computations of the pipeline, keyed by what they compute (not by where they are used).
+
+A simulation job is identified by its canonical setting, size D, seeds, base seed, dtype and
+learning-rate grid; a theory job by its setting, modes, bins and grid. Each distinct computation
+runs once however many panels use it, and its table holds only what it computed (figure, panel
+and curve are attached when a figure reads it: :func:`dlndyn.bordelon25.pipeline.figure_tables`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from ..core import design
+from .setting import Setting
+
+
+def sim_job(setting: Setting, *, D: int, seeds: int, seed: int, dtype: str, eta0_grid) -> dict:
+    """Canonical params of a simulation (with a grid, the setting's own eta0 is irrelevant)."""
+    if eta0_grid is not None:
+        setting = setting.replace(eta0=0.0)
+    return {"setting": setting.asdict(), "D": int(D), "seeds": int(seeds), "seed": int(seed),
+            "dtype": str(dtype), "eta0_grid": None if eta0_grid is None else list(eta0_grid)}
+
+
+def theory_job(setting: Setting, *, D: int, modes, bins, eta0_grid) -> dict:
+    """Canonical params of a theory solve (isotropic data has one mode: D, modes, bins unused)."""
+    if eta0_grid is not None:
+        setting = setting.replace(eta0=0.0)
+    powerlaw = setting.data == "powerlaw"
+    return {"setting": setting.asdict(),
+            "modes": int(modes or D) if powerlaw else None,
+            "bins": bins if powerlaw else None,
+            "eta0_grid": None if eta0_grid is None else list(eta0_grid)}
+
+
+def key(kind: str, job: dict) -> str:
+    """File-name key of a job: readable prefix, then a hash of everything it computes from."""
+    s = job["setting"]
+    prefix = f"L{s['L']}_{s['param']}_T{s['T']}"
+    if kind == "sim":
+        prefix += f"_D{job['D']}_s{job['seeds']}"
+    return f"{prefix}_{design.digest(job)}"
+
+
+def device_name() -> str:
+    import jax
+
+    d = jax.devices()[0]
+    return f"{d.platform}:{getattr(d, 'device_kind', '')}"
+
+
+def simulate(job: dict, *, log=print) -> pd.DataFrame:
+    """Run a simulation job over its seeds (and eta0 grid): tidy table, one row per
+    (seed, eta0, step), with the setting's fields, sizes, dtype and device as columns."""
+    from ..core.train import precision  # JAX: only simulation jobs load it
+    from .sim.engine import simulate as simulate_setting
+
+    s = Setting(**job["setting"])
+    grid = job["eta0_grid"]
+    start = time.perf_counter()
+    with precision(job["dtype"]):  # before JAX makes any array
+        table = simulate_setting(s, D=job["D"], seeds=job["seeds"], seed=job["seed"],
+                                 eta0_grid=grid, dtype=job["dtype"])
+    if "eta0" not in table:
+        table.insert(0, "eta0", s.eta0)
+    sizes = s.sizes(job["D"])
+    log(f"{s}: {job['seeds']} seeds x {len(grid or [1])} eta0 x {s.T} steps, "
+        f"N={sizes['N']} P={sizes['P']}, {job['dtype']} on {device_name()}: "
+        f"{time.perf_counter() - start:.1f} s, diverged runs: "
+        f"{int(table.groupby(['seed', 'eta0']).diverged.any().sum())}")
+    cols = {k: v for k, v in s.asdict().items() if k != "eta0"}
+    return table.assign(**cols, D=job["D"], N=sizes["N"], P=sizes["P"], dtype=job["dtype"],
+                        device=device_name())
+
+
+def theory(job: dict, *, log=print) -> pd.DataFrame:
+    """Solve a theory job at each eta0 of its grid: tidy table, one row per (eta0, step).
+
+    A point whose solve does not converge is kept as rows with ``converged=False`` and NaN
+    losses, and logged; it is never silently dropped or filled in.
+    """
+    from .theory.dmft import DMFTConvergenceError
+    from .theory.solve import theory as solve_theory
+
+    setting = Setting(**job["setting"])
+    grid = job["eta0_grid"] or [setting.eta0]
+    start = time.perf_counter()
+    parts = []
+    for eta0 in grid:
+        s = setting.replace(eta0=eta0)
+        try:
+            df = solve_theory(s, modes=job["modes"], bins=job["bins"]).assign(converged=True)
+        except DMFTConvergenceError as err:
+            log(f"WARNING: {err}")
+            df = pd.DataFrame({"step": np.arange(s.T), "train_loss": np.nan,
+                               "test_loss": np.nan, "diverged": False, "converged": False})
+        parts.append(df.assign(eta0=eta0))
+    table = pd.concat(parts, ignore_index=True)
+    log(f"{setting}: DMFT, {len(grid)} eta0 x {setting.T} steps: "
+        f"{time.perf_counter() - start:.2f} s")
+    cols = {k: v for k, v in setting.asdict().items() if k != "eta0"}
+    return table.assign(**cols, dtype="float64")

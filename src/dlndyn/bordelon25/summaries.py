@@ -1,0 +1,143 @@
+"""Numbers the figures show and the pipeline writes next to them, from tidy tables only:
+seed averages, final losses, theory-vs-simulation agreement, optimal learning rates, exponents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..core.tables import read_table
+from . import conventions
+from .pipeline import KINDS, figure_tables
+from .setting import Setting
+
+
+def seed_summary(sim: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """Mean and standard error over seeds per (panel, curve, eta0, step).
+
+    A point where any seed diverged has mean inf and ``diverged`` True.
+    """
+    keys = ["panel", "curve", "eta0", "step"]
+    g = sim.groupby(keys, sort=False)
+    out = g[quantity].agg(["mean", "sem"]).reset_index()
+    out["diverged"] = g["diverged"].any().values
+    out.loc[out.diverged, "mean"] = np.inf
+    return out
+
+
+def final_losses(table: pd.DataFrame, quantity: str = "test_loss") -> pd.DataFrame:
+    """The loss at the last step of each run and eta0 (mean and s.e.m. over seeds if simulated)."""
+    last = table[table.step == table.step.max()]
+    if "seed" in last:
+        return seed_summary(last, quantity)
+    out = last[["panel", "curve", "eta0", "step", quantity, "diverged"]]
+    return out.rename(columns={quantity: "mean"}).assign(sem=0.0)
+
+
+def agreement(sim: pd.DataFrame, th: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Theory vs simulation per curve: relative error of the seed-mean against the DMFT.
+
+    dynamics: over steps t >= 1 for test and train loss. lr_sweep: final test loss over the
+    eta0 grid points where neither diverged, plus both optimal eta0. final: final test loss.
+    """
+    rows = []
+    if sim.empty or kind == "exponent":  # theory-only curves
+        return pd.DataFrame(columns=["panel", "curve", "quantity", "n_points", "rel_err_mean",
+                                     "rel_err_max", "rel_sem_mean"])
+    quantities = ["test_loss", "train_loss"] if kind == "dynamics" else ["test_loss"]
+    for q in quantities:
+        if kind == "dynamics":
+            s = seed_summary(sim[sim.step >= 1], q)
+            t = th[th.step >= 1][["panel", "curve", "eta0", "step", q, "diverged"]]
+        else:  # lr_sweep, final
+            s, t = final_losses(sim, q), final_losses(th, q).rename(columns={"mean": q})
+        m = s.merge(t, on=["panel", "curve", "eta0", "step"], suffixes=("", "_th"))
+        ok = ~m.diverged & ~m.diverged_th & np.isfinite(m[q]) & (m[q] > 0)
+        m = m[ok]
+        m["rel_err"] = (m["mean"] - m[q]).abs() / m[q]
+        m["rel_sem"] = m["sem"] / m[q]
+        for (panel, curve), c in m.groupby(["panel", "curve"], sort=False):
+            row = {"panel": panel, "curve": curve, "quantity": q, "n_points": len(c),
+                   "rel_err_mean": c.rel_err.mean(), "rel_err_max": c.rel_err.max(),
+                   "rel_sem_mean": c.rel_sem.mean()}
+            if kind == "lr_sweep":
+                row["eta0_opt_sim"] = _argmin_eta0(s[(s.panel == panel) & (s.curve == curve)])
+                row["eta0_opt_theory"] = _argmin_eta0(
+                    t[(t.panel == panel) & (t.curve == curve)].rename(columns={q: "mean"}))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def optimal_lr(sim: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+    """Optimal eta0 (lowest seed-mean final test loss, diverged points excluded) per lr_sweep run.
+
+    Columns: the Setting fields that differ between the runs (e.g. branch_scale, L), eta0_opt.
+    """
+    runs = design[design.kind == "lr_sweep"]
+    fields = [k for k in Setting.__dataclass_fields__
+              if k != "eta0" and runs[k].astype(str).nunique() > 1]
+    swept = set(str(runs.iloc[0]["vary"]).split(","))
+    fields.sort(key=lambda k: k in swept)  # panel-level fields first, then swept ones
+    summary = final_losses(sim)
+    rows = []
+    for _, run in runs.iterrows():
+        mine = summary[(summary.panel == run["panel"]) & (summary.curve == run["curve"])]
+        rows.append({**{k: run[k] for k in fields}, "eta0_opt": _argmin_eta0(mine)})
+    return pd.DataFrame(rows)
+
+
+def exponent_table(th: pd.DataFrame, curves, decades: float = 1.0) -> pd.DataFrame:
+    """Late-time log-log slope of each curve's theory loss against its prediction.
+
+    ``curves``: (panel, curve, Setting) triples. Columns: source, regime (lazy: gamma = 0,
+    else rich), L, slope (fitted over the last ``decades`` of t to L(t) - sigma^2; NaN if the
+    run diverged), predicted (spec section 7).
+    """
+    from .theory.powerlaw import fit_exponent, predicted_exponent
+
+    rows = []
+    for panel, curve, s in curves:
+        t = th[(th.panel == panel) & (th.curve == curve)]
+        regime = conventions.regime(s)
+        slope = math.nan
+        if not t.diverged.any():
+            slope = fit_exponent(t.step, t.test_loss, decades=decades, floor=s.sigma**2)
+        rows.append({"source": s.source, "regime": regime, "L": s.L, "slope": slope,
+                     "predicted": predicted_exponent(s.source, regime)})
+    return pd.DataFrame(rows)
+
+
+def design_curves(design: pd.DataFrame, panel: str):
+    """(panel, curve, Setting) of every run of a panel, read back from the design table."""
+    fields = Setting.__dataclass_fields__
+    for _, row in design[design.panel == panel].iterrows():
+        kw = {k: row[k] for k in fields}
+        kw["alpha_B"] = None if pd.isna(kw["alpha_B"]) else float(kw["alpha_B"])
+        kw["residual"] = bool(kw["residual"])
+        yield panel, row["curve"], Setting(**kw)
+
+
+def _argmin_eta0(summary: pd.DataFrame) -> float:
+    finite = summary[np.isfinite(summary["mean"]) & ~summary["diverged"]]
+    return math.nan if finite.empty else float(finite.loc[finite["mean"].idxmin(), "eta0"])
+
+
+def figure_summary(name: str, fcfg: dict, design_path, sim_paths, theory_paths) -> pd.DataFrame:
+    """The summary table ``name`` (agreement, optimal_lr, exponents) of a figure from its files."""
+    design = read_table(design_path)
+    sim = figure_tables(design, sim_paths, "sim")
+    th = figure_tables(design, theory_paths, "theory")
+    kinds = {panel: pcfg.get("kind", "dynamics") for panel, pcfg in fcfg["panels"].items()}
+    if name == "agreement":
+        parts = [agreement(sim[sim.panel == p], th[th.panel == p], k).assign(kind=k)
+                 for p, k in kinds.items() if "agreement" in KINDS[k].summaries]
+        return pd.concat(parts, ignore_index=True)
+    if name == "optimal_lr":
+        return optimal_lr(sim, design)
+    if name == "exponents":
+        curves = [c for p, k in kinds.items() if k == "exponent" for c in design_curves(design, p)]
+        return exponent_table(th, curves)
+    raise ValueError(f"summary={name!r}: must be one of agreement, optimal_lr, exponents")
