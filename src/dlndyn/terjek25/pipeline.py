@@ -24,7 +24,7 @@ CATAPULT_WINDOW = (2.0, 4.0)  # eta * sharpness: lazy below 2, catapult between 
 def base_setup(cfg: dict, seed: int = 0) -> Setup:
     """The Setup shared by every run of the paper's config block (model, data, nuP choices)."""
     m, d, nup = cfg["model"], cfg["data"], cfg["nup"]
-    return Setup(data=d["name"], n_train=d["n_train"], teacher_dim=d["teacher_dim"],
+    return Setup(data=d["name"], teacher_dim=d["teacher_dim"],
                  activation=m["activation"], sigma_b2=m["sigma_b2"],
                  first_layer=m["first_layer"], width_exponent=nup["width_exponent"],
                  base_depth=nup["base_depth"], update_target=nup["update_target"],
@@ -35,6 +35,7 @@ def f1_setups(cfg: dict, parameterization: str, seed: int = 0) -> list[Setup]:
     f = cfg["figures"]["f1"]
     base = base_setup(cfg, seed)
     return [base.replace(depth=int(depth), width=f["width"], steps=f["steps"],
+                         n_train=f["n_train"], probe=f["n_train"],
                          parameterization=parameterization,
                          width_rule=f["width_rule"][parameterization], layer_stats=False,
                          sharpness_every=0)
@@ -45,6 +46,7 @@ def f2_setup(cfg: dict, schedule: str, seed: int = 0) -> Setup:
     f = cfg["figures"]["f2"]
     return base_setup(cfg, seed).replace(
         depth=f["depth"], width=f["width"], steps=f["steps"], width_rule=f["width_rule"],
+        n_train=f["n_train"],
         parameterization=f["parameterization"], schedule=schedule, c=f["c"],
         eta_max=f["eta_max"], sharpness_every=f["sharpness_every"],
         power_iters=f["power_iters"], probe=f["probe"], optimizer=f["optimizer"],
@@ -180,3 +182,49 @@ def f2_numbers(steps: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
             "cosine_second_half": float(lay[lay.step >= half].update_cosine.mean()),
         })
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------
+# Jobs (one call per Snakemake job)
+# ----------------------------------------------------------------------------------------
+def f1_job(cfg: dict, parameterization: str, seed: int, dtype: str, sweep_path, profile_path):
+    """Run F1 for one parameterization in ``dtype`` and write its two tables."""
+    from ..core.tables import write_table
+    from ..core.train import precision
+
+    with precision(dtype):
+        sweep, profile = run_f1(cfg, parameterization, seed)
+    write_table(sweep, sweep_path)
+    write_table(profile, profile_path)
+
+
+def f2_job(cfg: dict, schedule: str, seed: int, dtype: str, steps_path, layers_path):
+    """Run F2 for one schedule in ``dtype`` and write its two tables."""
+    from ..core.tables import write_table
+    from ..core.train import precision
+
+    with precision(dtype):
+        steps, layers = run_f2(cfg, schedule, seed)
+    write_table(steps, steps_path)
+    write_table(layers, layers_path)
+
+
+def f1_outputs(cfg: dict, sweep_paths, profile_paths, figure_paths, numbers_path):
+    """Read F1's tables, write the optimal-eta table and draw the figure."""
+    from ..core.tables import read_tables, write_table
+    from .plotting import plot_f1
+
+    sweep, profile = read_tables(sweep_paths), read_tables(profile_paths)
+    write_table(f1_numbers(sweep), numbers_path)
+    _, q_star = critical_point(cfg["model"]["activation"], cfg["model"]["sigma_b2"])
+    plot_f1(sweep, profile, q_star, figure_paths)
+
+
+def f2_outputs(steps_paths, layers_paths, figure_paths, numbers_path):
+    """Read F2's tables, write the catapult numbers and draw the figure."""
+    from ..core.tables import read_tables, write_table
+    from .plotting import plot_f2
+
+    steps, layers = read_tables(steps_paths), read_tables(layers_paths)
+    write_table(f2_numbers(steps, layers), numbers_path)
+    plot_f2(steps, layers, figure_paths, CATAPULT_WINDOW)
