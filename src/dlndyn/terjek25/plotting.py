@@ -75,8 +75,9 @@ def plot_f2(steps: pd.DataFrame, layers: pd.DataFrame, paths, window=(2.0, 4.0))
         axes[0].legend(fontsize=6.5)
         axes[1].axhspan(*window, color="0.9", zorder=0, label="catapult window (2, 4)")
         axes[1].axhline(2.0, color="k", lw=0.8, ls="--")
-        axes[1].set(xlabel="step", ylabel="eta_t * lambda_max(t)", yscale="log",
-                    title="(b) eta x sharpness vs 2")
+        top = max(5.0, float(np.nanmax((steps.eta * steps.sharpness).to_numpy(), initial=0)))
+        axes[1].set(xlabel="step", ylabel="eta_t * lambda_max(t)", ylim=(0, 1.05 * top),
+                    title="(b) eta x sharpness against 2")
         axes[1].legend(fontsize=6.5)
         for k, (ax, s) in enumerate(zip(axes[2:], scheds)):
             lay = layers[layers.schedule == s]
@@ -86,8 +87,8 @@ def plot_f2(steps: pd.DataFrame, layers: pd.DataFrame, paths, window=(2.0, 4.0))
                 ax.plot(c.step, c.update_cosine.rolling(SMOOTH, min_periods=1).mean(),
                         color=color, lw=1.0, label=f"layer {layer}" if layer in (1, L) else None)
             ax.axhline(0, color="k", lw=0.6)
-            ax.set(xlabel="step", ylabel=f"cos(dW_t, W_t - W_0), mean of {SMOOTH} steps",
-                   ylim=(-1.05, 1.05), title=f"({'cd'[k]}) {LABELS.get(s, s)}")
+            ax.set(xlabel="step", ylabel="cos(dW_t, W_t - W_0)", ylim=(-1.05, 1.05),
+                   title=f"({'cd'[k]}) cosine, {LABELS.get(s, s)}\n(mean of {SMOOTH} steps)")
             ax.legend(fontsize=6.5)
         fig.suptitle("Terjek 2025, F2 (reconstruction, not the paper's numbers): the catapult under"
                      " a constant and a geometry-aware learning rate", fontsize=9)
