@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The SLURM profile, tested for real: start a single-node SLURM cluster on this machine
 # (.ci/slurm_cluster.sh), build every figure of the CI config through the SLURM executor with
-# profiles/slurm, and check that each figure's pdf, png and agreement table came out.
+# profiles/slurm, and check that each figure and every table it needs came out.
 #
 #   bash .ci/slurm_check.sh [snakemake targets or options; default: all table1]
 #
@@ -97,28 +97,37 @@ if [ "$rc" -ne 0 ]; then
 fi
 
 step "every figure came out"
-# The figures asked for: all of the CI config's (config/ci.yaml merged over config/config.yaml,
-# as Snakemake does) for the target all, else those named.
+# The figures asked for (config/ci.yaml merged over config/config.yaml, as Snakemake does): every
+# figure of every paper for `all`, a paper's for `<paper>`, one for `<paper>_<fig>` or for the
+# main paper's short name `<fig>`.
 figs=$("$PY" - "$@" <<'PY'
 import sys, yaml
 base, ci = (yaml.safe_load(open(f)) for f in ("config/config.yaml", "config/ci.yaml"))
-figs = list(dict.fromkeys([*base["figures"], *ci.get("figures", {})]))
-print(*(f for f in figs if "all" in sys.argv[1:] or f in sys.argv[1:]))
+targets = set(sys.argv[1:])
+for paper, block in base.items():
+    if not isinstance(block, dict) or "figures" not in block:
+        continue
+    figs = dict.fromkeys([*block["figures"], *ci.get(paper, {}).get("figures", {})])
+    for fig in figs:
+        names = {"all", paper, f"{paper}_{fig}"} | ({fig} if paper == "bordelon25" else set())
+        if names & targets:
+            print(f"{paper}/{fig}")
 PY
 )
 files=()
 for fig in $figs; do
-  files+=("$OUT/figures/$fig.pdf" "$OUT/figures/$fig.png" "$OUT/figures/${fig}_agreement.csv")
+  files+=("$OUT/figures/$fig.pdf" "$OUT/figures/$fig.png")
 done
 for t in "$@"; do
-  [ "$t" = table1 ] && files+=("$OUT/figures/table1.csv" "$OUT/figures/table1.png")
+  [ "$t" = table1 ] && files+=("$OUT/figures/bordelon25/table1.csv" "$OUT/figures/bordelon25/table1.png")
 done
 missing=0
 for f in "${files[@]}"; do
   if [ -s "$f" ]; then echo "ok $f"; else echo "MISSING $f" >&2; missing=1; fi
 done
 [ "${#files[@]}" -gt 0 ] || { echo "FAILED: no figure to check for targets: $*" >&2; missing=1; }
-# And everything the targets need (optimal-eta0 and exponent tables too) is there and up to date.
+# And everything the targets need (agreement, optimal-eta0 and exponent tables too) is there
+# and up to date.
 timeout 300 "$PY" -m snakemake -n "$@" --configfile config/ci.yaml \
   --config results="$OUT" figures_dir="$OUT/figures" >"$OUT/dryrun.txt" 2>&1 || true
 if ! grep -q "Nothing to be done" "$OUT/dryrun.txt"; then

@@ -118,3 +118,26 @@ def test_importing_changes_no_global_state():
     )
     env = {"PYTHONPATH": str(SRC), "MPLBACKEND": "svg", "PATH": ""}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_environment_yml_declares_the_packages_of_pyproject():
+    import tomllib
+
+    import yaml
+
+    root = SRC.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((root / "environment.yml").read_text())
+
+    def name(requirement: str) -> str:
+        for sep in "<>=!~[ ":
+            requirement = requirement.split(sep)[0]
+        # conda-forge's lean builds of the same packages
+        return {"matplotlib-base": "matplotlib", "snakemake-minimal": "snakemake"}.get(
+            requirement.strip().lower(), requirement.strip().lower())
+
+    declared = {name(r) for r in project["dependencies"]} | {
+        name(r) for r in project["optional-dependencies"]["test"]}
+    conda = {name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python"}
+    conda |= {name(p) for d in env["dependencies"] if isinstance(d, dict) for p in d.get("pip", [])}
+    assert declared == conda

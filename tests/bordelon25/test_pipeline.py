@@ -73,6 +73,15 @@ def test_shipped_configs_are_valid(names):
         # a union (list or {min, max, num}) names the field that broke the rule
         (lambda c: F(c)["fig2"]["panels"]["a"]["eta0"].update(num=0),
          "bordelon25.figures.fig2.panels.a.eta0.num"),
+        # an eta0 grid only on lr_sweep panels; no duplicate sweep values; a layout that fits
+        (lambda c: F(c)["fig4"]["panels"]["a"].update(eta0=[0.05, 0.5]),
+         "bordelon25.figures.fig4.panels.a"),
+        (lambda c: F(c)["fig1"]["panels"]["a"]["vary"].update(nu=[1, 1.0]),
+         "bordelon25.figures.fig1.panels.a.vary.nu"),
+        (lambda c: F(c)["fig1"].update(layout=[1, 1]), "bordelon25.figures.fig1.layout"),
+        # a limit cannot be simulated
+        (lambda c: F(c)["fig1"]["panels"]["a"]["vary"].update(nu=[float("inf")]),
+         "bordelon25.figures.fig1.panels.a"),
         # schema-valid but an invalid Setting: L must be an integer
         (lambda c: F(c)["fig1"]["panels"]["c"]["vary"].update(L=[1.5]),
          "bordelon25.figures.fig1.panels.c"),
@@ -90,11 +99,14 @@ def F(config):
 
 
 def test_command_line_strings_are_coerced_before_validation():
-    """Snakemake passes nested --config values as strings: '64' must count as 64."""
+    """Snakemake passes nested --config values as strings: '64' must count as 64; a dotted key
+    overrides one nested value."""
     config = load()
     F(config)["fig4"]["D"] = "64"
     assert check(config)["figures"]["fig4"]["D"] == 64
-    F(config)["fig4"]["D"] = "-1"
+    config["bordelon25.figures.fig4.seeds"] = "3"
+    assert check(config)["figures"]["fig4"]["seeds"] == 3
+    config["bordelon25.figures.fig4.D"] = "-1"
     with pytest.raises(ConfigError, match="'bordelon25.figures.fig4.D'"):
         check(config)
 
@@ -139,9 +151,11 @@ def test_a_job_is_keyed_by_what_it_computes():
     assert keys == {r.sim_key(seed=0, dtype="float32")
                     for r in pipeline.figure_runs(renamed, "fig1")}
     # the whole default config: fewer distinct jobs than runs
-    sims, theories = pipeline.all_jobs(config, seed=0, dtype="float32")
-    n_runs = sum(len(pipeline.figure_runs(config, f)) for f in config["figures"])
-    assert len(theories) < n_runs and len(sims) < n_runs
+    plan = pipeline.plan(config, seed=0, dtype="float32")
+    n_runs = sum(len(runs) for runs in plan.runs.values())
+    assert len(plan.theory) < n_runs and len(plan.sim) < n_runs
+    assert set(plan.sim_keys["fig1"]) <= set(plan.sim) and len(plan.sim_keys["fig1"]) < len(
+        plan.runs["fig1"])
 
 
 def test_write_table_is_atomic(tmp_path, monkeypatch):

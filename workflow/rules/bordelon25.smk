@@ -1,42 +1,6 @@
 # Bordelon & Pehlevan 2025 (config key bordelon25): design -> simulate / theory (one job per
 # distinct computation, keyed by what it computes) -> summaries and plot (read tables only).
-from dlndyn.bordelon25 import pipeline as b25
-
-B25 = config["bordelon25"]
-b25.check_config(B25)
-B25_RES = f"{RESULTS}/bordelon25"
-B25_FIG = f"{FIGDIR}/bordelon25"
-B25_SIM, B25_THEORY = b25.all_jobs(B25, seed=config["seed"], dtype=config["dtype"])
-
-
-wildcard_constraints:
-    b25fig="fig[0-9]+",
-    summary="|".join(b25.SUMMARIES),
-
-
-def b25_runs(wildcards):
-    return b25.figure_runs(B25, wildcards.b25fig)
-
-
-def b25_tables(source):
-    """Input function: the job tables ('sim' or 'theory') a figure reads, each once."""
-
-    def inputs(wildcards):
-        keys = {
-            r.sim_key(seed=config["seed"], dtype=config["dtype"])
-            if source == "sim"
-            else r.theory_key()
-            for r in b25_runs(wildcards)
-            if source == "theory" or r.simulated
-        }
-        return sorted(f"{B25_RES}/{source}/{k}.parquet" for k in keys)
-
-    return inputs
-
-
-def b25_figure_files(fig):
-    files = [f"{B25_FIG}/{fig}.pdf", f"{B25_FIG}/{fig}.png"]
-    return files + [f"{B25_FIG}/{fig}_{name}.csv" for name in b25.figure_summaries(B25, fig)]
+include: "bordelon25_common.smk"
 
 
 # ------------------------------------------------------------------------------------------
@@ -46,16 +10,14 @@ rule bordelon25_design:
     log:
         f"{RESULTS}/logs/bordelon25/{{b25fig}}/design.log",
     params:
-        runs=lambda w: [r.params() for r in b25_runs(w)],
+        runs=lambda w: [r.params() for r in B25_PLAN.runs[w.b25fig]],
         seed=config["seed"],
         dtype=config["dtype"],
     localrule: True
-    conda:
-        "../../environment.yml"
     message:
         "bordelon25 {wildcards.b25fig}: experimental design"
-    script:
-        "../scripts/bordelon25/design.py"
+    run:
+        b25.write_design(params.runs, output[0], seed=params.seed, dtype=params.dtype)
 
 
 # Finite networks over seeds (and an eta0 grid), one compiled JAX call per job. Runs on a GPU
@@ -72,7 +34,7 @@ rule bordelon25_simulate:
     benchmark:
         f"{BENCH}/bordelon25/sim/{{key}}.tsv"
     params:
-        job=lambda w: B25_SIM[w.key],
+        job=lambda w: B25_PLAN.sim[w.key],
         cache=f"{RESULTS}/.jax_cache",
     resources:
         gpu=1,
@@ -84,7 +46,9 @@ rule bordelon25_simulate:
         "../scripts/bordelon25/simulate.py"
 
 
-# The infinite-width DMFT (numpy float64 on the CPU; never loads JAX).
+# The infinite-width DMFT (numpy float64 on the CPU; never loads JAX). Most solves take well
+# under a second, less than a new Python process takes to start: they run inside Snakemake's
+# own process (a `run:` block), and in a job of their own on a cluster.
 # ------------------------------------------------------------------------------------------
 rule bordelon25_theory:
     input:
@@ -97,13 +61,11 @@ rule bordelon25_theory:
     benchmark:
         f"{BENCH}/bordelon25/theory/{{key}}.tsv"
     params:
-        job=lambda w: B25_THEORY[w.key],
-    conda:
-        "../../environment.yml"
+        job=lambda w: B25_PLAN.theory[w.key],
     message:
         "bordelon25 DMFT {wildcards.key}"
-    script:
-        "../scripts/bordelon25/theory.py"
+    run:
+        b25_jobs.write_theory(params.job, output[0], log[0])
 
 
 # Summaries (agreement, optimal eta0, exponents) and plots only read tables: restyling a figure
@@ -126,12 +88,12 @@ rule bordelon25_summary:
     params:
         figure=lambda w: B25["figures"][w.b25fig],
     localrule: True
-    conda:
-        "../../environment.yml"
     message:
         "bordelon25 {wildcards.b25fig}: {wildcards.summary}"
-    script:
-        "../scripts/bordelon25/summary.py"
+    run:
+        b25_summaries.write_figure_summary(
+            wildcards.summary, params.figure, input, output[0], log[0]
+        )
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,9 +7,15 @@ SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 # Jobs run `script:`s in new Python processes: they import dlndyn from this checkout too,
 # installed or not (e.g. in a --sdm conda environment).
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
+
+from threadpoolctl import threadpool_limits
 
 from dlndyn.core import config as core_config
+
+# Small solves run inside this process (`run:` rules, one per core): one BLAS thread each, as
+# T x T matrix algebra is slower, not faster, with threads competing for the cores.
+threadpool_limits(1)
 
 # The shared keys and each paper's block, against workflow/schemas/*.schema.yaml.
 core_config.validate_workflow_config(config, os.path.join(workflow.basedir, "workflow", "schemas"))

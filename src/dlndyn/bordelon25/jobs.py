@@ -103,3 +103,11 @@ def theory(job: dict, *, log=print) -> pd.DataFrame:
         f"{time.perf_counter() - start:.2f} s")
     cols = {k: v for k, v in setting.asdict().items() if k != "eta0"}
     return table.assign(**cols, dtype="float64")
+
+
+def write_theory(job: dict, out, log) -> None:
+    """:func:`theory` of a job into the table ``out``, its log into ``log``."""
+    from ..core.tables import write_table
+
+    with open(log, "w") as f:
+        write_table(theory(job, log=lambda m: print(m, file=f, flush=True)), out)

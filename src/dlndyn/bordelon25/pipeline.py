@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..core import design
 from ..core.config import ConfigError
-from ..core.tables import read_table
+from ..core.tables import read_table, write_table
 from . import jobs
 from .setting import Setting
 
@@ -46,10 +46,16 @@ def check_config(config: dict) -> dict:
 
     Raises ConfigError naming the panel.
     """
-    for fig in config["figures"]:
-        for panel in config["figures"][fig]["panels"]:
+    for fig, fcfg in config["figures"].items():
+        rows, cols = fcfg.get("layout", [1, len(fcfg["panels"])])
+        if rows * cols < len(fcfg["panels"]):
+            raise ConfigError(f"config key 'bordelon25.figures.{fig}.layout': {[rows, cols]} has "
+                              f"{rows * cols} cells for {len(fcfg['panels'])} panels")
+        for panel in fcfg["panels"]:
             try:
-                panel_runs(config, fig, panel)
+                for run in panel_runs(config, fig, panel):
+                    if run.simulated:
+                        run.setting.sizes(run.D)  # a limit (inf) cannot be simulated
             except (TypeError, ValueError) as err:
                 raise ConfigError(
                     f"config key 'bordelon25.figures.{fig}.panels.{panel}': {err}") from None
@@ -172,16 +178,35 @@ def figure_summaries(config: dict, fig: str) -> list[str]:
     return [name for name in SUMMARIES if name in wanted]
 
 
-def all_jobs(config: dict, *, seed: int, dtype: str) -> tuple[dict, dict]:
-    """Every distinct simulation and theory job of the paper: two dicts key -> job params."""
-    sims, theories = {}, {}
+@dataclass
+class Plan:
+    """Every run of the paper's config and its distinct jobs, computed once per workflow."""
+
+    runs: dict  # figure -> [Run]
+    sim: dict  # key -> simulation job params
+    theory: dict  # key -> theory job params
+    sim_keys: dict  # figure -> sorted keys of the simulations it reads
+    theory_keys: dict  # figure -> sorted keys of the theory solves it reads
+
+
+def plan(config: dict, *, seed: int, dtype: str) -> Plan:
+    """Check the paper's config (errors name the panel) and plan its jobs."""
+    check_config(config)
+    p = Plan({}, {}, {}, {}, {})
     for fig in config["figures"]:
-        for run in figure_runs(config, fig):
-            theories.setdefault(run.theory_key(), run.theory_job())
+        p.runs[fig] = figure_runs(config, fig)
+        sims, theories = set(), set()
+        for run in p.runs[fig]:
+            k = run.theory_key()
+            p.theory.setdefault(k, run.theory_job())
+            theories.add(k)
             if run.simulated:
-                sims.setdefault(run.sim_key(seed=seed, dtype=dtype), run.sim_job(seed=seed,
-                                                                                 dtype=dtype))
-    return sims, theories
+                job = run.sim_job(seed=seed, dtype=dtype)
+                k = jobs.key("sim", job)
+                p.sim.setdefault(k, job)
+                sims.add(k)
+        p.sim_keys[fig], p.theory_keys[fig] = sorted(sims), sorted(theories)
+    return p
 
 
 def design_table(runs: list[Run], *, seed: int, dtype: str) -> pd.DataFrame:
@@ -195,6 +220,12 @@ def design_table(runs: list[Run], *, seed: int, dtype: str) -> pd.DataFrame:
                      "theory_key": r.theory_key(),
                      **{f"vary_{k}": v for k, v in r.vary.items()}})
     return pd.DataFrame(rows)
+
+
+def write_design(run_params: list[dict], out, *, seed: int, dtype: str) -> None:
+    """The design table of a figure from its runs' params (as the rule passes them)."""
+    runs = [Run.from_params(p) for p in run_params]
+    write_table(design_table(runs, seed=seed, dtype=dtype), out)
 
 
 TABLE_COLUMNS = ["panel", "curve", "eta0", "step", "seed", "train_loss", "test_loss", "diverged"]

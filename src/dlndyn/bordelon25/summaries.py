@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..core.tables import read_table
+from ..core.tables import read_table, write_table
 from . import conventions
 from .pipeline import KINDS, figure_tables
 from .setting import Setting
@@ -141,3 +141,11 @@ def figure_summary(name: str, fcfg: dict, design_path, sim_paths, theory_paths) 
         curves = [c for p, k in kinds.items() if k == "exponent" for c in design_curves(design, p)]
         return exponent_table(th, curves)
     raise ValueError(f"summary={name!r}: must be one of agreement, optimal_lr, exponents")
+
+
+def write_figure_summary(name: str, fcfg: dict, inputs, out, log) -> None:
+    """:func:`figure_summary` from a rule's inputs (design, sim, theory) to ``out``, logged."""
+    table = figure_summary(name, fcfg, inputs.design, inputs.sim, inputs.theory)
+    with open(log, "w") as f:
+        print(table.to_string(index=False), file=f)
+    write_table(table, out)

@@ -48,6 +48,21 @@ def validate(config: dict, schema_path, prefix=()) -> dict:
     return config
 
 
+def expand_dotted(config: dict) -> dict:
+    """Turn dotted top-level keys (``--config bordelon25.figures.fig4.D=64``) into nested ones,
+    in place, so that the command line can override one deep value."""
+    for key in [k for k in config if isinstance(k, str) and "." in k]:
+        value = config.pop(key)
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = value
+    return config
+
+
 def coerce_numbers(value):
     """Turn numeric strings inside nested dicts and lists into numbers.
 
@@ -70,6 +85,7 @@ def validate_workflow_config(config: dict, schema_dir) -> dict:
     paper's block against ``<paper>.schema.yaml`` (numeric strings from the command line are
     turned into numbers first). Returns the config, defaults filled in."""
     schema_dir = Path(schema_dir)
+    expand_dotted(config)
     for key in list(config):
         config[key] = coerce_numbers(config[key])
     validate(config, schema_dir / "config.schema.yaml")
