@@ -87,6 +87,7 @@ rule terjek25_f2_train:
 # ------------------------------------------------------------------------------------------
 rule terjek25_f1_plot:
     input:
+        code=sources("core/plot.py", "terjek25/plotting.py"),
         sweep=expand(f"{T25_RES}/f1/sweep_{{p}}.parquet",
                      p=T25["figures"]["f1"]["parameterizations"]),
         profile=expand(f"{T25_RES}/f1/profile_{{p}}.parquet",
@@ -112,6 +113,7 @@ rule terjek25_f1_plot:
 
 rule terjek25_f2_plot:
     input:
+        code=sources("core/plot.py", "terjek25/plotting.py"),
         steps=expand(f"{T25_RES}/f2/steps_{{s}}.parquet",
                      s=T25["figures"]["f2"]["schedules"]),
         layers=expand(f"{T25_RES}/f2/layers_{{s}}.parquet",

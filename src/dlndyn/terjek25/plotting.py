@@ -18,7 +18,7 @@ def plot_f1(sweep: pd.DataFrame, profile: pd.DataFrame, q_star: float, paths) ->
     parameterization (one panel each)."""
     pars = list(dict.fromkeys(sweep.parameterization))
     with plot.style():
-        fig, axes = plot.panel_grid(1 + len(pars))
+        fig, axes = plot.panel_grid(1 + len(pars), size=(3.3, 3.6))
         ax = axes[0]
         for i, par in enumerate(pars):
             p = profile[profile.parameterization == par]
@@ -32,7 +32,7 @@ def plot_f1(sweep: pd.DataFrame, profile: pd.DataFrame, q_star: float, paths) ->
         depth, = set(profile.depth)
         ax.set(xlabel="layer l", ylabel="E[h_l^2] (probe set)", yscale="log",
                title=f"(a) preactivations, depth {depth}")
-        ax.legend(fontsize=6.5)
+        ax.legend(fontsize=6.5, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
         for ax, par in zip(axes[1:], pars):
             g = sweep[sweep.parameterization == par]
             depths = sorted(set(g.depth))
@@ -49,7 +49,7 @@ def plot_f1(sweep: pd.DataFrame, profile: pd.DataFrame, q_star: float, paths) ->
             ax.set(xscale="log", yscale="log", xlabel="learning rate eta",
                    ylabel=f"train loss after {_steps(profile)} steps",
                    title=f"({letter}) {LABELS.get(par, par)}")
-            ax.legend(fontsize=6.5)
+            ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
         fig.suptitle("Terjek 2025, F1 (reconstruction, not the paper's numbers): depth at the EOC;"
                      " stars mark the best eta, gaps diverged", fontsize=9)
         fig.tight_layout()
