@@ -4,6 +4,7 @@ nuP's normalised updates, the tidy tables and divergence."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 from jax.flatten_util import ravel_pytree
 
@@ -138,3 +139,28 @@ def test_sgd_and_data():
         Setup(parameterization="ntk")
     with pytest.raises(ValueError, match="depth"):
         Setup(depth=1)
+
+
+def test_numbers_tables_from_hand_made_runs():
+    from dlndyn.terjek25.pipeline import best_eta, f1_numbers, f2_numbers
+
+    inf = float("inf")
+    sweep = pd.DataFrame({
+        "parameterization": ["standard"] * 6, "depth": [4, 4, 4, 8, 8, 8], "width": [16] * 6,
+        "eta": [0.1, 0.2, 0.4] * 2, "loss": [0.5, 0.2, inf, 0.3, 0.4, inf],
+        "diverged": [False, False, True, False, False, True]})
+    out = f1_numbers(sweep)
+    assert out.eta_opt.tolist() == [0.2, 0.1] and out.loss_at_opt.tolist() == [0.2, 0.3]
+    assert out.eta_opt_over_shallowest.tolist() == [1.0, 0.5]
+    assert out.edge_of_grid.tolist() == [False, True]
+    assert np.isnan(best_eta(sweep[sweep.loss == inf]))
+    steps = pd.DataFrame({"schedule": "geometric", "step": range(5), "loss": [3, 2, 2.5, 1, 1],
+                          "eta": [0.1, 0.1, 0.1, 0.1, np.nan],
+                          "sharpness": [30, np.nan, 15, np.nan, 10], "diverged": False,
+                          "lambda0": 30.0})
+    layers = pd.DataFrame({"schedule": "geometric", "step": [0, 1, 2, 3, 4], "layer": 1,
+                           "update_cosine": [np.nan, 1.0, 0.0, -1.0, np.nan]})
+    row = f2_numbers(steps, layers).iloc[0]
+    assert row.catapult_fraction == 0.5 and row.below_2_fraction == 0.5  # 3 and 1.5
+    assert row.loss_increases == 1 and row.sharpness_end == 10 and row.eta_0 == 0.1
+    assert row.cosine_first_half == 1.0 and row.cosine_second_half == -0.5

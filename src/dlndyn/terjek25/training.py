@@ -14,6 +14,8 @@ its parameters stay frozen and its loss reads inf.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,10 +70,17 @@ def power_iteration(loss_flat, theta, v0, iters: int):
 
 def sharpness(params, x, y, activation: str = "tanh", iters: int = 100, seed: int = 0):
     """Top Hessian eigenvalue of the full-batch loss at ``params`` (HVP power iteration)."""
+    theta, _ = ravel_pytree(params)
+    v0 = jax.random.normal(jax.random.key(seed), theta.shape, theta.dtype)
+    return _sharpness(params, x, y, v0, jnp.asarray(iters), activation)
+
+
+@partial(jax.jit, static_argnums=(5,))
+def _sharpness(params, x, y, v0, iters, activation):
+    # iters is traced (a while loop): one compile serves every iteration count
     theta, unravel = ravel_pytree(params)
     loss_flat = lambda t: _loss(unravel(t), x, y, activation)  # noqa: E731
-    v0 = jax.random.normal(jax.random.key(seed), theta.shape, theta.dtype)
-    return jax.jit(power_iteration, static_argnums=(0, 3))(loss_flat, theta, v0, iters)[0]
+    return power_iteration(loss_flat, theta, v0, iters)[0]
 
 
 def _loss(params, x, y, activation):
