@@ -100,3 +100,13 @@ def test_init_draws_the_variances_of_the_rule():
     w, q = critical_point("tanh", 0.05)
     assert weight_variances(setup, 64, 10)[0] == pytest.approx((q - 0.05) / 64)
     assert weight_variances(setup, 64, 10)[-1] == pytest.approx(w / 256 / 2)  # muP: m = 2
+
+
+def test_per_layer_widths():
+    setup = Setup(depth=4, width=8, layer_widths=[8, 32, 16])
+    params = init(jax.random.key(0), setup, 64, 10)
+    assert [w.shape for w, _ in params] == [(64, 8), (8, 32), (32, 16), (16, 10)]
+    w, _ = critical_point("tanh", 0.05)
+    assert weight_variances(setup, 64, 10)[2] == pytest.approx(w / 32)
+    with pytest.raises(ValueError, match="layer_widths"):
+        Setup(depth=4, layer_widths=(8, 8))

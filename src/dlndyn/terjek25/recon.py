@@ -87,6 +87,7 @@ class Setup:
     width_rule: str = "constant"  # "grow": nuP's grown_width; per parameterization in the configs
     base_depth: int = 4           # depth at which the grown width equals `width`
     width_exponent: float = 1.0   # p in grown_width
+    layer_widths: tuple | None = None  # explicit n_1 .. n_{L-1}; overrides width_rule
     first_layer: str = "fixed_point"  # first preactivations start at q* (else sigma_w2 E[x^2])
     parameterization: str = "standard"
     update_target: str = "sqrt_fan_ratio"  # nuP update size per layer, see update_scale
@@ -128,10 +129,20 @@ class Setup:
                 raise ValueError(f"{name}={v!r}: must be a finite number > 0")
         if int(self.sharpness_every) != self.sharpness_every or self.sharpness_every < 0:
             raise ValueError(f"sharpness_every={self.sharpness_every!r}: must be an integer >= 0")
+        if self.layer_widths is not None:
+            ws = tuple(self.layer_widths)
+            if len(ws) != self.depth - 1 or any(
+                    isinstance(n, bool) or int(n) != n or n < 1 for n in ws):
+                raise ValueError(f"layer_widths={self.layer_widths!r}: must be depth - 1 = "
+                                 f"{self.depth - 1} integers >= 1")
+            object.__setattr__(self, "layer_widths", tuple(int(n) for n in ws))
         if self.schedule == "geometric" and self.sharpness_every == 0:
             raise ValueError("schedule='geometric' needs sharpness_every >= 1")
 
     def widths(self) -> tuple[int, ...]:
+        """Hidden widths n_1 .. n_{L-1}: ``layer_widths`` if given, else the width rule."""
+        if self.layer_widths is not None:
+            return self.layer_widths
         return hidden_widths(self.depth, self.width, self.width_rule, self.base_depth,
                              self.width_exponent)
 
