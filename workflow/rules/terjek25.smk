@@ -17,9 +17,11 @@ wildcard_constraints:
     t25sched="constant|geometric",
 
 
-def t25_block(fig):
-    """The part of the config a figure's jobs depend on (a change reruns them)."""
-    return {k: T25[k] for k in ("model", "data", "nup")} | {"figures": {fig: T25["figures"][fig]}}
+# The part of the config each figure's jobs depend on (a change reruns them).
+T25_BLOCK = {
+    fig: {k: T25[k] for k in ("model", "data", "nup")} | {"figures": {fig: T25["figures"][fig]}}
+    for fig in T25["figures"]
+}
 
 
 T25_FILES = {
@@ -42,7 +44,7 @@ rule terjek25_f1_train:
     benchmark:
         f"{BENCH}/terjek25/f1/train_{{t25par}}.tsv"
     params:
-        block=t25_block("f1"),
+        block=T25_BLOCK["f1"],
         seed=config["seed"],
         dtype=config["dtype"],
         cache=f"{RESULTS}/.jax_cache",
@@ -69,7 +71,7 @@ rule terjek25_f2_train:
     benchmark:
         f"{BENCH}/terjek25/f2/train_{{t25sched}}.tsv"
     params:
-        block=t25_block("f2"),
+        block=T25_BLOCK["f2"],
         seed=config["seed"],
         dtype=config["dtype"],
         cache=f"{RESULTS}/.jax_cache",
@@ -101,7 +103,7 @@ rule terjek25_f1_plot:
     log:
         f"{RESULTS}/logs/terjek25/f1/plot.log",
     params:
-        block=t25_block("f1"),
+        block=T25_BLOCK["f1"],
     localrule: True
     conda:
         "../../environment.yml"
