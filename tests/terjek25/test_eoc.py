@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dlndyn.terjek25.eoc import chi1, critical_point, variance_map, variance_profile
-from dlndyn.terjek25.model import forward, init, weight_variances
+from dlndyn.terjek25.model import dims, forward, init, weight_variances
 from dlndyn.terjek25.recon import Setup
 
 
@@ -104,8 +104,7 @@ def test_init_draws_the_variances_of_the_rule():
 
 def test_per_layer_widths():
     setup = Setup(depth=4, width=8, layer_widths=[8, 32, 16])
-    params = init(jax.random.key(0), setup, 64, 10)
-    assert [w.shape for w, _ in params] == [(64, 8), (8, 32), (32, 16), (16, 10)]
+    assert dims(setup, 64, 10) == (64, 8, 32, 16, 10)  # the shapes init draws
     w, _ = critical_point("tanh", 0.05)
     assert weight_variances(setup, 64, 10)[2] == pytest.approx(w / 32)
     with pytest.raises(ValueError, match="layer_widths"):
