@@ -109,3 +109,12 @@ def test_per_layer_widths():
     assert weight_variances(setup, 64, 10)[2] == pytest.approx(w / 32)
     with pytest.raises(ValueError, match="layer_widths"):
         Setup(depth=4, layer_widths=(8, 8))
+
+
+@pytest.mark.parametrize("act, sigma_w2", [("relu", 2.0), ("linear", 1.0)])
+def test_homogeneous_activations_use_their_eoc_gain_in_every_layer(act, sigma_w2):
+    # q* = 0 is degenerate: the first layer takes sigma_w2 too (deep linear: identity in mean)
+    setup = Setup(depth=3, width=8, activation=act, sigma_b2=0.0)
+    ds = dims(setup, 64, 10)
+    assert weight_variances(setup, 64, 10) == pytest.approx(
+        [sigma_w2 / ds[0], sigma_w2 / ds[1], sigma_w2 / ds[2]])
