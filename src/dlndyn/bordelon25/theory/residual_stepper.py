@@ -75,11 +75,12 @@ from .stepper import MAX_BYTES, Modes, StepperResult, WeightData, _result
 class ResidualHidden:
     """The joint (layer, time) hidden process of the residual network, one row per step.
 
-    Arrays in time-major interleaved order: index 2s is h(s), 2s+1 is g(s), so the steps
-    <= t of a state are the prefix [:2t+2]. States j = 0..L (x_j = (h^{j+1}, g^{j+1})):
-    P[j] (2T x T), V[j] (2T x 2T), Z[j] (T x 2T), X[j] = Cov(g^1, y_j) (T x 2T); blocks
-    j = 0..L-1: Phi[j], Sig[j] (2T x 2T), kernels A[j], E[j] (T x T). Order parameters:
-    C_h[j] (j < L), C_g[j] (j <= L, C_g[L] the readout's), R_h[j], R_g[j] (j < L), R_g1.
+    All arrays are T x T, split into their h and g blocks (so the steps <= t are the prefix
+    [:t+1, :t+1], read by BLAS without copies). States j = 0..L (x_j = (h^{j+1}, g^{j+1})):
+    Ph[j], Pg[j]; Vhh[j], Vhg[j], Vgg[j] (Cov(y_j)); Zh[j], Zg[j]; Xh[j] = Cov(g^1, yh_j).
+    Blocks j = 0..L-1: kernels A[j], E[j] (Phi_j and Sigma_j are applied, never stored).
+    Order parameters: C_h[j] (j < L), C_g[j] (j <= L, C_g[L] the readout's), R_h[j], R_g[j]
+    (j < L), R_g1.
     """
 
     def __init__(self, s: Setting):
@@ -89,23 +90,17 @@ class ResidualHidden:
         self.c = float(s.eta0 * s.gamma)
         self.gamma, self.eta = float(s.gamma), float(s.eta0)
 
-        def m(r=T, k=T):
-            return np.zeros((r, k))
+        def mats(k):
+            return [np.zeros((T, T)) for _ in range(k)]
 
-        self.P = [m(2 * T, T) for _ in range(L + 1)]
-        self.V = [m(2 * T, 2 * T) for _ in range(L + 1)]
-        self.Z = [m(T, 2 * T) for _ in range(L + 1)]
-        self.X = [m(T, 2 * T) for _ in range(L + 1)]
-        self.Phi = [m(2 * T, 2 * T) for _ in range(L)]
-        self.Sig = [m(2 * T, 2 * T) for _ in range(L)]
-        self.A = [m() for _ in range(L)]
-        self.E = [m() for _ in range(L)]
-        self.C_h = [m() for _ in range(L)]
-        self.C_g = [m() for _ in range(L + 1)]
-        self.R_h = [m() for _ in range(L)]
-        self.R_g = [m() for _ in range(L)]
-        self.R_g1 = m()
-        self.Oinv = m()
+        self.Ph, self.Pg = mats(L + 1), mats(L + 1)
+        self.Vhh, self.Vhg, self.Vgg = mats(L + 1), mats(L + 1), mats(L + 1)
+        self.Zh, self.Zg, self.Xh = mats(L + 1), mats(L + 1), mats(L + 1)
+        self.A, self.E = mats(L), mats(L)
+        self.C_h, self.C_g = mats(L), mats(L + 1)
+        self.R_h, self.R_g = mats(L), mats(L)
+        self.R_g1 = np.zeros((T, T))
+        self.Oinv = np.zeros((T, T))
         self.o = np.zeros(T)  # Omega^{-1} 1 = dg^1/dw0
         self.cumPh = np.zeros(T)  # sum_{s < t} Ph_L(s, .)
 
@@ -114,51 +109,47 @@ class ResidualHidden:
         """Row t of C_g (all states), R_g and R_g1, top-down, from the past alone."""
         L, b, c = self.L, self.b, self.c
         b2 = b * b
-        tt = 2 * t
-        P, V, Z, Phi, Sig, A, E = self.P, self.V, self.Z, self.Phi, self.Sig, self.A, self.E
-        Cg, Rg = self.C_g, self.R_g
-        S, o = Cg[0][:t, :t], self.o[:t]
-        e_h = np.full(t, c)  # e_{L+1}: g^{L+1}(t) = w0 + c sum_{s<t} h^{L+1}(s)
-        e = np.zeros(tt)
-        e[0::2] = e_h
-        omega = e
-        a = e_h @ P[L][0:tt:2, :t]
-        beta = Z[L][:t, :tt] @ (V[L][:tt, :tt] @ e)
+        k = slice(0, t)
+        Ph, Pg, Vhh, Vhg, Vgg, Zh, Zg = (self.Ph, self.Pg, self.Vhh, self.Vhg, self.Vgg,
+                                         self.Zh, self.Zg)
+        A, E, Cg, Ch, Rg = self.A, self.E, self.C_g, self.C_h, self.R_g
+        S, o = Cg[0][k, k], self.o[k]
+        om_h, om_g = np.full(t, c), np.zeros(t)  # omega_{L+1} = e_{L+1} = (c 1, 0)
+        a = om_h @ Ph[L][k, k]
+        beta = Zh[L][k, k] @ (Vhh[L][k, k] @ om_h) + Zg[L][k, k] @ (om_h @ Vhg[L][k, k])
         zeta = np.zeros(t)
         psi = theta = sigma = 0.0
         for j in range(L, -1, -1):
             if j < L:
-                cj = Cg[j + 1][t, :t]  # Cov(zeta^j(t), zeta^j(<t))
-                cvec = np.zeros(tt)
-                cvec[1::2] = cj
-                d = np.zeros(tt)
-                d[0::2] = -(A[j][:t, :t] @ cj)
-                d[1::2] = -cj
-                psi += omega @ (Sig[j][:tt, :tt] @ omega)
-                theta += omega @ d
+                cj = Cg[j + 1][t, k]  # Cov(zeta^j(t), zeta^j(<t))
+                u = om_h @ A[j][k, k] + om_g
+                psi += b2 * (om_h @ (Ch[j][k, k] @ om_h) + u @ (Cg[j + 1][k, k] @ u))
+                theta -= u @ cj
                 sigma += Cg[j + 1][t, t]
-                zeta = zeta + Z[j][:t, :tt] @ cvec
-                E_row = b * Rg[j][t, :t] + c * b2 * Cg[j + 1][t, :t]
-                E[j][t, :t] = E_row
-                e = np.zeros(tt)
-                e[0::2] = E_row
-                omega = e + omega @ Phi[j][:tt, :tt]
-                a = a + E_row @ P[j][0:tt:2, :t]
-                beta = beta + Z[j][:t, :tt] @ (V[j][:tt, :tt] @ e)
-            rho = omega - a @ Z[j][:t, :tt]
-            q = S @ a - beta + o + b2 * zeta
-            Vrho = V[j][:tt, :tt] @ rho
-            kappa = P[j][:tt, :t] @ q + Vrho
-            var = (a @ (S @ a) - 2.0 * (a @ beta) + omega @ (V[j][:tt, :tt] @ omega) + psi
-                   + 1.0 + b2 * sigma + 2.0 * (a @ o) + 2.0 * b2 * (a @ zeta + theta))
-            row = kappa[1::2]
-            Cg[j][t, :t] = row
-            Cg[j][:t, t] = row
+                zeta = zeta + Zg[j][k, k] @ cj
+                E_row = b * Rg[j][t, k] + c * b2 * cj
+                E[j][t, k] = E_row
+                om_h = E_row + om_h - u @ E[j][k, k]
+                om_g = u
+                a = a + E_row @ Ph[j][k, k]
+                beta = beta + (Zh[j][k, k] @ (Vhh[j][k, k] @ E_row)
+                               + Zg[j][k, k] @ (E_row @ Vhg[j][k, k]))
+            rho_h = om_h - a @ Zh[j][k, k]
+            rho_g = om_g - a @ Zg[j][k, k]
+            Sa = S @ a
+            q = Sa - beta + o + b2 * zeta
+            row = Pg[j][k, k] @ q + rho_h @ Vhg[j][k, k] + Vgg[j][k, k] @ rho_g
+            oVo = (om_h @ (Vhh[j][k, k] @ om_h) + 2.0 * (om_h @ (Vhg[j][k, k] @ om_g))
+                   + om_g @ (Vgg[j][k, k] @ om_g))
+            var = (a @ Sa - 2.0 * (a @ beta) + oVo + psi + 1.0 + b2 * sigma + 2.0 * (a @ o)
+                   + 2.0 * b2 * (a @ zeta + theta))
+            Cg[j][t, k] = row
+            Cg[j][k, t] = row
             Cg[j][t, t] = var
             if j >= 1:
-                Rg[j - 1][t, :t] = b * rho[0::2]
+                Rg[j - 1][t, k] = b * rho_h
             else:
-                self.R_g1[t, :t] = rho[0::2]
+                self.R_g1[t, k] = rho_h
 
     def M_row(self, t: int) -> np.ndarray:
         """Row t of the weight-space kernel M = R_g1/gamma + eta0 Theta*C_g1 (s < t)."""
@@ -169,78 +160,67 @@ class ResidualHidden:
         """Complete row t of every factor and order parameter, given B_0(t, <= t)."""
         L, b, c = self.L, self.b, self.c
         b2 = b * b
-        n, tt = t + 1, 2 * t
-        nn = tt + 2
-        P, V, Z, X, Phi, Sig, A, E = (self.P, self.V, self.Z, self.X, self.Phi, self.Sig,
-                                      self.A, self.E)
-        Cg, Ch, Rh = self.C_g, self.C_h, self.R_h
-        Oinv = self.Oinv
+        n = t + 1
+        k, p = slice(0, n), slice(0, t)
+        Ph, Pg, Vhh, Vhg, Vgg, Zh, Zg, Xh = (self.Ph, self.Pg, self.Vhh, self.Vhg, self.Vgg,
+                                             self.Zh, self.Zg, self.Xh)
+        A, E, Cg, Ch, Rh, Oinv = self.A, self.E, self.C_g, self.C_h, self.R_h, self.Oinv
         # g rows of P at t (need E(t, .) and past h rows only)
-        P[0][tt, :n] = B0_row
-        P[0][tt + 1, t] = 1.0
+        Ph[0][t, k] = B0_row
+        Pg[0][t, t] = 1.0
         for j in range(L):
-            P[j + 1][tt + 1, :n] = P[j][tt + 1, :n] - E[j][t, :t] @ P[j][0:tt:2, :n]
+            Pg[j + 1][t, k] = Pg[j][t, k] - E[j][t, p] @ Ph[j][p, k]
         # row t of Omega and of its inverse (forward substitution)
-        Om = P[L][tt + 1, :n] - c * self.cumPh[:n]
-        Oinv[t, :t] = -(Om[:t] @ Oinv[:t, :t])
+        Om = Pg[L][t, k] - c * self.cumPh[k]
+        Oinv[t, p] = -(Om[p] @ Oinv[p, p])
         Oinv[t, t] = 1.0
-        self.o[t] = Oinv[t, :n].sum()
+        orow = Oinv[t, k]
+        self.o[t] = orow.sum()
         # rows t of Z, top-down (never reads A_j(t, .): Zh(t, t) = 0)
-        orow = Oinv[t, :n]
-        Z[L][t, 1:nn:2] = orow
-        Z[L][t, 0:nn:2] = -c * (np.cumsum(orow[::-1])[::-1] - orow)  # -c (Oinv Theta)(t, .)
+        Zg[L][t, k] = orow
+        Zh[L][t, k] = -c * (np.cumsum(orow[::-1])[::-1] - orow)  # -c (Oinv Theta)(t, .)
         for j in range(L - 1, -1, -1):
-            Zh1 = Z[j + 1][t, 0:nn:2]
-            Zg = Zh1[:t] @ A[j][:t, :n] + Z[j + 1][t, 1:nn:2]
-            Z[j][t, 1:nn:2] = Zg
-            Z[j][t, 0:nn:2] = Zh1 - Zg @ E[j][:n, :n]
-        # bottom-up: V, X, C_h, R_h, A, Phi, Sigma and the h rows of P
-        S = Cg[0][:n, :n]
-        V[0][tt, 0:nn:2] = Ca[t, :n]
-        V[0][0:nn:2, tt] = Ca[t, :n]
-        for j in range(L + 1):
-            Vj = V[j][:nn, :nn]
-            X[j][t, :nn] = -(Z[j][t, :nn] @ Vj)
-            X[j][:t, tt:nn] = -(Z[j][:t, :nn] @ Vj[:, tt:nn])
-            if j == L:
-                break
-            Ph = P[j][0:nn:2, :n]
-            Pt = P[j][tt, :n]
-            row = (Ph @ (S @ Pt) + V[j][tt, 0:nn:2] + Pt @ X[j][:n, 0:nn:2]
-                   + Ph @ X[j][:n, tt])
-            Ch[j][t, :n] = row
-            Ch[j][:n, t] = row
-            Rh[j][t, :n] = b * (Pt @ Z[j][:n, 1:nn:2])
-            A_row = b * Rh[j][t, :n] + c * b2 * row
+            Zg[j][t, k] = Zh[j + 1][t, p] @ A[j][p, k] + Zg[j + 1][t, k]
+            Zh[j][t, k] = Zh[j + 1][t, k] - Zg[j][t, k] @ E[j][k, k]
+        # bottom-up: X, C_h, R_h, A, the h rows of P and the rows of V
+        S = Cg[0][k, k]
+        Vhh[0][t, k] = Ca[t, k]
+        Vhh[0][k, t] = Ca[t, k]
+        for j in range(L):
+            vhh, vhg, vgg = Vhh[j][k, k], Vhg[j][k, k], Vgg[j][k, k]
+            Xh[j][t, k] = -(Zh[j][t, k] @ vhh + vhg @ Zg[j][t, k])
+            Xh[j][p, t] = -(Zh[j][p, k] @ vhh[t] + Zg[j][p, k] @ vhg[t])
+            Pt, PhM = Ph[j][t, k], Ph[j][k, k]
+            row = PhM @ (S @ Pt) + vhh[t] + Pt @ Xh[j][k, k] + PhM @ Xh[j][k, t]
+            Ch[j][t, k] = row
+            Ch[j][k, t] = row
+            Rh[j][t, k] = b * (Pt @ Zg[j][k, k])
+            A_row = b * Rh[j][t, k] + c * b2 * row
             A_row[t] = b * Rh[j][t, t]
-            A[j][t, :n] = A_row
-            Phi_j = Phi[j]
-            Phi_j[tt, 0:nn:2] = -(A_row @ E[j][:n, :n])
-            Phi_j[tt, tt] += 1.0
-            Phi_j[tt, 1:nn:2] = A_row
-            Phi_j[tt + 1, 0:nn:2] = -E[j][t, :n]
-            Phi_j[tt + 1, tt + 1] = 1.0
-            P[j + 1][tt, :n] = Phi_j[tt, :nn] @ P[j][:nn, :n]
-            # Sigma_j = b^2 [[C_h + A C A', A C], [C A', C]] with C = C_g^{j+1}
-            C = Cg[j + 1][:n, :n]
-            CA = C @ A_row  # row t of A C
-            Sg = Sig[j]
-            Sg[tt, 0:nn:2] = b2 * (row + A[j][:n, :n] @ CA)
-            Sg[tt, 1:nn:2] = b2 * CA
-            Sg[tt + 1, 0:nn:2] = b2 * (A[j][:n, :n] @ C[t])
-            Sg[tt + 1, 1:nn:2] = b2 * C[t]
-            Sg[:nn, tt:nn] = Sg[tt:nn, :nn].T
-            # V_{j+1} rows t: Phi_j V_j Phi_j' + Sigma_j
-            rows = (Phi_j[:nn, :nn] @ (Vj @ Phi_j[tt:nn, :nn].T)).T + Sg[tt:nn, :nn]
-            V[j + 1][tt:nn, :nn] = rows
-            V[j + 1][:nn, tt:nn] = rows.T
-        self.cumPh += P[L][tt, :]
+            A[j][t, k] = A_row
+            Ph[j + 1][t, k] = Pt + A_row @ Pg[j + 1][k, k]
+            # y_{j+1} = (y_h + b xi + A w, w), w = y_g - E y_h - b zeta: rows t of its Cov
+            Aj, Ej, Et, C = A[j][k, k], E[j][k, k], E[j][t, k], Cg[j + 1][k, k]
+            kg = vgg[t] - Et @ vhg  # Cov(w(t), y_g)
+            kh = vhg[:, t] - Et @ vhh  # Cov(w(t), y_h)
+            gg = kg - Ej @ kh + b2 * C[t]  # Cov(w(t), w)
+            Vgg[j + 1][t, k] = gg
+            Vgg[j + 1][k, t] = gg
+            gh = kh + Aj @ gg  # Cov(w(t), y_h')
+            hg = vhg[t] - Ej @ vhh[t] + A_row @ Vgg[j + 1][k, k]  # Cov(y_h'(t), w)
+            Vhg[j + 1][t, k] = hg
+            Vhg[j + 1][k, t] = gh
+            hh = (vhh[t] + vhg @ A_row - (A_row @ Ej) @ vhh + b2 * row + Aj @ hg)
+            Vhh[j + 1][t, k] = hh
+            Vhh[j + 1][k, t] = hh
+        self.cumPh += Ph[L][t]
 
     def order(self, m: int) -> dict:
-        cut = [A[:m, :m] for A in self.C_g]
-        return {"C_g": cut, "C_h": [A[:m, :m] for A in self.C_h],
-                "R_h": [A[:m, :m] for A in self.R_h], "R_g": [A[:m, :m] for A in self.R_g],
-                "R_g1": self.R_g1[:m, :m]}
+        def cut(As):
+            return [X[:m, :m] for X in As]
+
+        return {"C_g": cut(self.C_g), "C_h": cut(self.C_h), "R_h": cut(self.R_h),
+                "R_g": cut(self.R_g), "R_g1": self.R_g1[:m, :m]}
 
 
 def step_residual(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> StepperResult:
