@@ -204,7 +204,7 @@ def test_memory_guard_and_residual_dispatch():
     s = Setting(nu=2.0, alpha_B=1.0, T=2000, data="powerlaw")
     with pytest.raises(MemoryError, match="bins"):
         theory(s, modes=1000)
-    # residual nets on power-law data use the fixed-point solver with the per-mode block
+    # residual nets on power-law data: the residual stepper with the per-mode weight/data phase
     r = Setting(L=2, residual=True, nu=1.0, alpha=2.0, eta0=0.02, T=10, data="powerlaw")
     th = theory(r, modes=8)
     assert np.all(np.diff(th.test_loss) < 0)

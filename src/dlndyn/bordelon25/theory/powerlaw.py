@@ -45,6 +45,7 @@ from ..setting import Setting, spectrum
 from . import residual
 from .dmft import Order, _inv_unit_lower, data_block
 from .dmft import hidden_block as plain_hidden_block
+from .residual_stepper import step_residual
 from .stepper import Modes, step_dmft
 
 
@@ -179,12 +180,14 @@ def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
 # ----------------------------------------------------------------------------------------
 def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = None,
                    max_bytes: int | None = None) -> pd.DataFrame:
-    """The DMFT of a plain network by exact forward stepping (:mod:`dlndyn.bordelon25.theory.stepper`).
+    """The DMFT of ``s`` by exact forward stepping: :mod:`dlndyn.bordelon25.theory.stepper` for
+    plain networks, :mod:`dlndyn.bordelon25.theory.residual_stepper` for residual ones.
 
     Columns: step, train_loss, test_loss, diverged (as :func:`dlndyn.bordelon25.theory.solve.theory`).
     """
     kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
-    res = step_dmft(s, mode_set(s, modes, bins), **kwargs)
+    step = step_residual if s.residual else step_dmft
+    res = step(s, mode_set(s, modes, bins), **kwargs)
     steps = np.arange(s.T)
     return pd.DataFrame({
         "step": steps,
