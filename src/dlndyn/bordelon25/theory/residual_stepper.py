@@ -33,6 +33,10 @@ accumulators (sums over m >= l, all on steps < t)
     zeta_l = sum Zg_m c_m,  psi_l = sum omega_{m+1} Sigma_m omega_{m+1}',
     theta_l = sum omega_{m+1} (-A_m c_m; -c_m),  sigma_l = sum C_g^{m+1}(t, t),
 
+(beta_l = -sum (Xh_m e_m[h])' since X_m = Cov(g^1, y_m) = -Z_m V_m; with u = omega_{m+1,h}
+A_m + omega_{m+1,g}, omega_{m+1} n_m = b omega_h xi^m - b u zeta^m, so psi and theta need
+only C_h^m omega_h, C_g^{m+1} u and u . c_m)
+
 where c_m = C_g^{m+1}(<t, t) is the covariance of the new source zeta^m(t) with its past
 (d g^1 / d zeta^m = b Zg_m, d g^1 / d n_m = -Z_{m+1}, Cov(w0, x_l) = P_l Omega^{-1} 1 = P_l o),
 
@@ -57,7 +61,7 @@ V_{j+1} = Phi_j V_j Phi_j' + Sigma_j, X_j = Cov(g^1, y_j) = -Z_j V_j (row and co
 C_h^j(t, .) from Cov(x_j) = P S P' + V + P X + (P X)', R_h^j(t, .) = b Ph_j Zg_j, the kernel
 row A_j(t, .) and with it the h row of P_{j+1} and the rows of Phi_j and Sigma_j.
 
-Cost: O(L T^3) time and O(L T^2) memory (about 20 T x T arrays per layer), against
+Cost: O(L T^3) time and O(L T^2) memory (14 T x T arrays per layer), against
 O(L T^3) per sweep for the windowed fixed point. The equal-time responses come out of the
 stepping exactly (R_h^l(t, t) = b Ph(t, t)); they equal
 :func:`dlndyn.bordelon25.theory.residual.equal_time_response`.
@@ -77,7 +81,8 @@ class ResidualHidden:
 
     All arrays are T x T, split into their h and g blocks (so the steps <= t are the prefix
     [:t+1, :t+1], read by BLAS without copies). States j = 0..L (x_j = (h^{j+1}, g^{j+1})):
-    Ph[j], Pg[j]; Vhh[j], Vhg[j], Vgg[j] (Cov(y_j)); Zh[j], Zg[j]; Xh[j] = Cov(g^1, yh_j).
+    Ph[j], Pg[j]; Vhh[j], Vhg[j], Vgg[j] (Cov(y_j)); Zh[j], Zg[j]; Xh[j] = Cov(g^1, yh_j)
+    (= -(Z_j V_j)_h, which also gives phase 1's beta).
     Blocks j = 0..L-1: kernels A[j], E[j] (Phi_j and Sigma_j are applied, never stored).
     Order parameters: C_h[j] (j < L), C_g[j] (j <= L, C_g[L] the readout's), R_h[j], R_g[j]
     (j < L), R_g1.
@@ -116,7 +121,8 @@ class ResidualHidden:
         S, o = Cg[0][k, k], self.o[k]
         om_h, om_g = np.full(t, c), np.zeros(t)  # omega_{L+1} = e_{L+1} = (c 1, 0)
         a = om_h @ Ph[L][k, k]
-        beta = Zh[L][k, k] @ (Vhh[L][k, k] @ om_h) + Zg[L][k, k] @ (om_h @ Vhg[L][k, k])
+        Xh = self.Xh  # e_m V_m Z_m' = -(Xh_m e_m[h])': X_m = Cov(g^1, y_m) = -Z_m V_m
+        beta = -(Xh[L][k, k] @ om_h)
         zeta = np.zeros(t)
         psi = theta = sigma = 0.0
         for j in range(L, -1, -1):
@@ -132,8 +138,7 @@ class ResidualHidden:
                 om_h = E_row + om_h - u @ E[j][k, k]
                 om_g = u
                 a = a + E_row @ Ph[j][k, k]
-                beta = beta + (Zh[j][k, k] @ (Vhh[j][k, k] @ E_row)
-                               + Zg[j][k, k] @ (E_row @ Vhg[j][k, k]))
+                beta = beta - Xh[j][k, k] @ E_row
             rho_h = om_h - a @ Zh[j][k, k]
             rho_g = om_g - a @ Zg[j][k, k]
             Sa = S @ a
@@ -186,12 +191,14 @@ class ResidualHidden:
         S = Cg[0][k, k]
         Vhh[0][t, k] = Ca[t, k]
         Vhh[0][k, t] = Ca[t, k]
-        for j in range(L):
+        for j in range(L + 1):
             vhh, vhg, vgg = Vhh[j][k, k], Vhg[j][k, k], Vgg[j][k, k]
             Xh[j][t, k] = -(Zh[j][t, k] @ vhh + vhg @ Zg[j][t, k])
             Xh[j][p, t] = -(Zh[j][p, k] @ vhh[t] + Zg[j][p, k] @ vhg[t])
+            if j == L:
+                break
             Pt, PhM = Ph[j][t, k], Ph[j][k, k]
-            row = PhM @ (S @ Pt) + vhh[t] + Pt @ Xh[j][k, k] + PhM @ Xh[j][k, t]
+            row = PhM @ (S @ Pt + Xh[j][k, t]) + vhh[t] + Pt @ Xh[j][k, k]
             Ch[j][t, k] = row
             Ch[j][k, t] = row
             Rh[j][t, k] = b * (Pt @ Zg[j][k, k])
