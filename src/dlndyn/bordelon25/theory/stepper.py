@@ -222,12 +222,13 @@ class WeightData:
         self.cu[t] = cu_t
         test = cu_t + sig2
         if full:
-            CD_row = RD[:n, :n] @ ((Cu[:n, :n] + sig2) @ RD[t, :n])
+            RD_t = RD[t, :n]  # (C_u + sigma^2 11') R_D(t, .)' without an n x n temporary
+            CD_row = _tri_vec(RD, Cu[:n, :n] @ RD_t + sig2 * RD_t.sum(), n)
             CD[t, :n] = CD_row
             CD[:n, t] = CD_row
             train = CD_row[t]
             if k2 > 0:
-                Cgt_row = RD[:n, :n] @ (Cg1[:n, :n] @ RD[t, :n])
+                Cgt_row = _tri_vec(RD, Cg1[:n, :n] @ RD_t, n)
                 Cgt[t, :n] = Cgt_row
                 Cgt[:n, t] = Cgt_row
         else:
