@@ -337,3 +337,75 @@ def test_optimal_learning_rate_transfers_only_under_inv_sqrt_L():
     fixed = [_optimal_eta0(L, "fixed", grid) for L in Ls]
     assert max(transfer) / min(transfer) < 2.0
     assert fixed[0] / fixed[-1] > 30.0 and fixed[0] > fixed[1] > fixed[2]
+
+
+# ----------------------------------------------------------------------------------------
+# The stepper's phases on their own
+# ----------------------------------------------------------------------------------------
+def _causal_inputs(T, rng):
+    X = rng.normal(size=(T, T))
+    C = X @ X.T / T + np.ones((T, T))  # a correlation (positive definite)
+    R = 0.2 * np.tril(rng.normal(size=(T, T)), -1)  # a strictly causal response
+    return C, R
+
+
+def test_residual_hidden_phases_equal_the_shooting_fixed_point():
+    """Phases 1 and 3 alone, with the weight/data block frozen (C_a, R_a given), against the
+    fixed point of the shooting hidden block over the same frozen inputs."""
+    import dataclasses
+
+    from dlndyn.bordelon25.theory.residual_stepper import ResidualHidden
+
+    s = Setting(L=3, nu=0.8, gamma0=1.3, eta0=0.07, T=9, residual=True, beta0=1.1)
+    T, rng = s.T, np.random.default_rng(5)
+    C_a, R = _causal_inputs(T, rng)
+    R_a = R - np.eye(T) / (s.gamma * np.sqrt(s.nu))  # exact equal-time part
+    o = res.ResidualOrder.initial(T, s.L)
+    o = dataclasses.replace(o, C_a=C_a, R_a=R_a)
+    for _ in range(4 * (s.L + 1) * T):
+        o = dataclasses.replace(o, **res.hidden_block(o, s))
+    B0 = R_a / np.sqrt(s.nu) + s.eta0 * s.gamma * np.tril(C_a, -1)
+    hid = ResidualHidden(s)
+    for t in range(T):
+        hid.backward_row(t)
+        hid.forward_row(t, B0[t, : t + 1], C_a)
+    for key in ("C_g", "C_h", "R_h", "R_g"):
+        for a, b in zip(getattr(hid, key), getattr(o, key)):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * max(1, np.abs(b).max()),
+                                       err_msg=key)
+    np.testing.assert_allclose(hid.R_g1, o.R_g1, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("online", [False, True])
+@pytest.mark.parametrize("powerlaw", [False, True])
+def test_weight_data_phase_equals_the_fixed_point_block(online, powerlaw):
+    """The weight/data phase alone, fed a given kernel M and C_g1, against the per-mode
+    fixed-point block iterated to convergence on the same inputs."""
+    import dataclasses
+
+    from dlndyn.bordelon25.theory.dmft import Order
+    from dlndyn.bordelon25.theory.powerlaw import mode_set, weight_data_block
+    from dlndyn.bordelon25.theory.stepper import WeightData
+
+    s = Setting(L=1, nu=1.5, alpha=1.5, gamma0=1.2, eta0=0.1, sigma=0.2, T=10,
+                alpha_B=0.9 if online else None, data="powerlaw" if powerlaw else "isotropic",
+                capacity=1.3, source=0.6)
+    modes = mode_set(s, 5 if powerlaw else None)
+    T, rng = s.T, np.random.default_rng(2)
+    C_g1, M = _causal_inputs(T, rng)
+    Theta = np.tril(np.ones((T, T)), -1)
+    R_g1 = s.gamma * (M - s.eta0 * Theta * C_g1)  # so that the block's M is this M
+    o = Order.initial(T, 1)
+    for _ in range(T + 2):
+        o = dataclasses.replace(o, **weight_data_block(o, s, C_g1, R_g1, modes))
+    wd = WeightData(s, modes)
+    for t in range(T):
+        wd.row(t, M[t, :t], C_g1)
+    np.testing.assert_allclose(wd.test, np.diag(o.C_v) + s.sigma**2, rtol=1e-12)
+    np.testing.assert_allclose(wd.train, (np.diag(o.C_v) + s.sigma**2) if online
+                               else np.diag(o.C_D), rtol=1e-12)
+    np.testing.assert_allclose(wd.Ca, o.C_a, rtol=0, atol=1e-12 * np.abs(o.C_a).max())
+    # the reduced layer-1 kernel B^_1 = gamma^-1 (R_a / sqrt(nu) + eta0 gamma Theta*C_a)
+    B = np.array([np.append(wd.B_row(t), np.zeros(T - t - 1)) for t in range(T)])
+    expected = (o.R_a / np.sqrt(s.nu)) / s.gamma + s.eta0 * Theta * o.C_a
+    np.testing.assert_allclose(B, expected, rtol=0, atol=1e-12)

@@ -17,8 +17,9 @@ Theory. Two solvers of the same per-mode equations (spec section 7):
   ``theory``): O(L T^3 + K T^2) at nu = inf, alpha_B = inf (thousands of steps in seconds),
   O(K T^3) with per-mode T x T responses at finite width or batch;
 * the fixed-point solver of :mod:`dlndyn.bordelon25.theory.dmft` with the per-mode weight/data block below
-  (``theory(s, modes=D, method="picard")``), a check on the stepper that also serves residual
-  networks.
+  (``theory(s, modes=D, method="picard")``), a check on the stepper, for plain and residual
+  networks (residual networks step by :mod:`dlndyn.bordelon25.theory.residual_stepper`,
+  which shares the stepper's per-mode weight/data phase).
 
 Units. With mean eigenvalue 1 the top eigenvalue is lambda_1 = K / Z_K (Z_K = sum_k k^-a) for
 K modes, so gradient descent needs eta0 < 2 / ((L+1) lambda_1) (:func:`lazy_max_eta0`). At
@@ -121,7 +122,7 @@ def lazy_max_eta0(s: Setting, modes: int | None = None) -> float:
 
 
 # ----------------------------------------------------------------------------------------
-# Per-mode weight/data block for the fixed-point solver (checks, residual networks)
+# Per-mode weight/data block for the fixed-point solver (the check on the steppers)
 # ----------------------------------------------------------------------------------------
 def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
     """Spec section 7's per-mode weight and data blocks (the isotropic block is one mode).
