@@ -244,6 +244,10 @@ def step_residual(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> St
         raise ValueError(f"Setting.gamma0={s.gamma0!r}: the residual DMFT is written in "
                          "gamma (R/gamma, c = eta0 gamma); the lazy limit gamma -> 0 of a "
                          "residual network is not implemented")
+    need = (14 * s.L + 9) * s.T * s.T * 8  # ResidualHidden's T x T arrays
+    if need > max_bytes:
+        raise MemoryError(f"the residual stepper needs {need / 2**30:.1f} GiB for L={s.L}, "
+                          f"T={s.T} (14 T x T arrays per layer): use a shorter horizon")
     wd = WeightData(s, modes, max_bytes=max_bytes)
     hid = ResidualHidden(s)
     threshold, t_div = np.inf, None
