@@ -5,13 +5,14 @@ kernels B_0, A_l, E_l, weight/data block of the plain network); this module comp
 solution one time row at a time, with no iteration, as :mod:`.stepper` does for plain
 networks. The derivation (also in docs/bordelon25_residual_stepper.md):
 
-Notation. States j = 0..L are x_j = (h^{j+1}, g^{j+1}) (1-based layers); block j maps x_j to
-x_{j+1} = Phi_j x_j + n_j with Phi_j = [[I - A_j E_j, A_j], [-E_j, I]] and the block's source
-n_j = (b xi^j - b A_j zeta^j, -b zeta^j), Cov(n_j) = Sigma_j. The layer shooting of the
-fixed-point solver writes x_j = P_j g^1 + y_j, with y_j the sources below j (y_0 = (xi^0, 0),
-Cov(y_j) = V_j), g^1 = Omega^{-1}(w0 1 - U y_L), U = [-c Theta, I], and Z_j = Omega^{-1} U
-Phi_{L-1}..Phi_j, so that Cov(g^1, y_j) = -Z_j V_j, S = Cov(g^1) = C_g^1, and
-Cov(x_m, x_j) = P_m S P_j' - P_m Z_j V_j - V_m Z_m' P_j' + Phi_{m-1}..Phi_j V_j  (m >= j).
+Notation (1-based as in residual.py; the code's index is j = l - 1). States x_l = (h^l, g^l),
+l = 1..L+1; block l maps x_l to x_{l+1} = Phi_l x_l + n_l with Phi_l = [[I - A_l E_l, A_l],
+[-E_l, I]] and the block's source n_l = (b xi^l - b A_l zeta^l, -b zeta^l), Cov(n_l) =
+Sigma_l. The layer shooting of the fixed-point solver writes x_l = P_l g^1 + y_l, with y_l the
+sources below l (y_1 = (xi^0, 0), Cov(y_l) = V_l), g^1 = Omega^{-1}(w0 1 - U y_{L+1}),
+U = [-c Theta, I], Omega = U P_{L+1}, and Z_l = Omega^{-1} U Phi_L..Phi_l, so that
+Cov(g^1, y_l) = X_l = -Z_l V_l, S = Cov(g^1) = C_g^1, and
+Cov(x_m, x_l) = P_m S P_l' - P_m Z_l V_l - V_m Z_m' P_l' + Phi_{m-1}..Phi_l V_l  (m >= l).
 Every one of these T x T objects is causal: its block on steps < t is the same object for
 the horizon t. So after step t-1 all of them are known on steps < t ("the past").
 
@@ -33,12 +34,11 @@ accumulators (sums over m >= l, all on steps < t)
     zeta_l = sum Zg_m c_m,  psi_l = sum omega_{m+1} Sigma_m omega_{m+1}',
     theta_l = sum omega_{m+1} (-A_m c_m; -c_m),  sigma_l = sum C_g^{m+1}(t, t),
 
-(beta_l = -sum (Xh_m e_m[h])' since X_m = Cov(g^1, y_m) = -Z_m V_m; with u = omega_{m+1,h}
-A_m + omega_{m+1,g}, omega_{m+1} n_m = b omega_h xi^m - b u zeta^m, so psi and theta need
-only C_h^m omega_h, C_g^{m+1} u and u . c_m)
-
 where c_m = C_g^{m+1}(<t, t) is the covariance of the new source zeta^m(t) with its past
-(d g^1 / d zeta^m = b Zg_m, d g^1 / d n_m = -Z_{m+1}, Cov(w0, x_l) = P_l Omega^{-1} 1 = P_l o),
+(dg^1/dzeta^m = b Zg_m, dg^1/dn_m = -Z_{m+1}, Cov(w0, x_l) = P_l Omega^{-1} 1 = P_l o).
+In practice beta_l = -sum (Xh_m e_m[h])' (X_m = -Z_m V_m), and with u = omega_{m+1,h} A_m +
+omega_{m+1,g} one has omega_{m+1} n_m = b omega_h xi^m - b u zeta^m, so psi and theta need
+only C_h^m omega_h, C_g^{m+1} u and u . c_m. Then
 
     Cov(f_l, x_l(<t)) = P_l q_l + V_l rho_l,  q_l = S a_l' - beta_l' + o + b^2 zeta_l,
                                              rho_l = omega_l - a_l Z_l,
@@ -47,19 +47,19 @@ where c_m = C_g^{m+1}(<t, t) is the covariance of the new source zeta^m(t) with 
     Var f_l = a S a' - 2 a beta' + omega V omega' + psi + 1 + b^2 sigma + 2 a o
               + 2 b^2 (a zeta + theta)       (all at level l).
 
-Each level costs a few products of (2t)-vectors with 2t x 2t matrices: O(L t^2) per step.
+Each level costs about 16 matrix-vector products with t x t blocks: O(L t^2) per step.
 
 Phase 2 is :class:`dlndyn.bordelon25.theory.stepper.WeightData` (shared with the plain
 stepper, so power-law modes and one-pass SGD come for free): B_0(t, .) = gamma B^_1(t, .).
 
-Phase 3 (bottom-up, completes row t of every factor). The g rows of P_j at t need only
-E(t, .) and past h rows (Pg_{j+1} = Pg_j - E_j Ph_j), hence Omega(t, .) = Pg_L(t, .) -
-c sum_{s<t} Ph_L(s, .), the row t of Omega^{-1} (forward substitution, no inverse) and the
-rows t of Z_j top-down (Zg_j = Zh_{j+1} A_j + Zg_{j+1}, Zh_j = Zh_{j+1} - Zg_j E_j; row t never
-reads A_j(t, .) since Zh(t, t) = 0). Then bottom-up: V_j's row by the Lyapunov step
-V_{j+1} = Phi_j V_j Phi_j' + Sigma_j, X_j = Cov(g^1, y_j) = -Z_j V_j (row and column t),
-C_h^j(t, .) from Cov(x_j) = P S P' + V + P X + (P X)', R_h^j(t, .) = b Ph_j Zg_j, the kernel
-row A_j(t, .) and with it the h row of P_{j+1} and the rows of Phi_j and Sigma_j.
+Phase 3 (bottom-up, completes row t of every factor). The g rows of P_l at t need only
+E(t, .) and past h rows (Pg_{l+1} = Pg_l - E_l Ph_l), hence Omega(t, .) = Pg_{L+1}(t, .) -
+c sum_{s<t} Ph_{L+1}(s, .), the row t of Omega^{-1} (forward substitution, no inverse) and the
+rows t of Z_l top-down (Zg_l = Zh_{l+1} A_l + Zg_{l+1}, Zh_l = Zh_{l+1} - Zg_l E_l; row t never
+reads A_l(t, .) since Zh(t, t) = 0). Then bottom-up: X_l = -Z_l V_l (row and column t),
+C_h^l(t, .) from Cov(x_l) = P S P' + V + P X + (P X)', R_h^l(t, .) = b Ph_l Zg_l, the kernel
+row A_l(t, .), the h row of P_{l+1}, and the rows of V_{l+1} = Cov(y_h + b xi + A w, w) with
+w = y_g - E y_h - b zeta (Phi_l and Sigma_l are applied, never stored).
 
 Cost: O(L T^3) time and O(L T^2) memory (14 T x T arrays per layer), against
 O(L T^3) per sweep for the windowed fixed point. The equal-time responses come out of the
