@@ -181,8 +181,10 @@ def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
 # ----------------------------------------------------------------------------------------
 def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = None,
                    max_bytes: int | None = None) -> pd.DataFrame:
-    """The DMFT of ``s`` by exact forward stepping: :mod:`dlndyn.bordelon25.theory.stepper` for
-    plain networks, :mod:`dlndyn.bordelon25.theory.residual_stepper` for residual ones.
+    """The DMFT of ``s`` by exact forward stepping.
+
+    Plain networks: :mod:`dlndyn.bordelon25.theory.stepper`; residual networks:
+    :mod:`dlndyn.bordelon25.theory.residual_stepper`.
 
     Columns: step, train_loss, test_loss, diverged (as :func:`dlndyn.bordelon25.theory.solve.theory`).
     """
