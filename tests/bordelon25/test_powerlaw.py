@@ -204,7 +204,7 @@ def test_memory_guard_and_residual_dispatch():
     s = Setting(nu=2.0, alpha_B=1.0, T=2000, data="powerlaw")
     with pytest.raises(MemoryError, match="bins"):
         theory(s, modes=1000)
-    # residual nets on power-law data use the fixed-point solver with the per-mode block
+    # residual nets on power-law data: the residual stepper with the per-mode weight/data phase
     r = Setting(L=2, residual=True, nu=1.0, alpha=2.0, eta0=0.02, T=10, data="powerlaw")
     th = theory(r, modes=8)
     assert np.all(np.diff(th.test_loss) < 0)
@@ -323,3 +323,36 @@ def test_onepass_batch_loss_is_unbiased_for_test_loss(sims):
     assert abs(diff.mean()) < 3 * sem
     # and the batch loss really is noisier than the test loss it estimates
     assert df.train_loss.std() > df.test_loss.std()
+
+
+# ----------------------------------------------------------------------------------------
+# The plain stepper's phases on their own
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("L", [1, 3])
+def test_plain_hidden_phases_equal_the_fixed_point(L):
+    """PlainHidden.backward_row / forward_row alone, with the weight/data block frozen (C_a,
+    R_a given), against the fixed point of dmft.hidden_block over the same frozen inputs."""
+    import dataclasses
+
+    from dlndyn.bordelon25.theory.dmft import Order, hidden_block
+    from dlndyn.bordelon25.theory.stepper import PlainHidden
+
+    s = Setting(L=L, nu=1.3, gamma0=0.9, eta0=0.08, T=9)
+    T, g, rng = s.T, s.gamma, np.random.default_rng(4)
+    X = rng.normal(size=(T, T))
+    C_a = X @ X.T / T + np.ones((T, T))
+    R_a = 0.3 * np.tril(rng.normal(size=(T, T)))
+    o = dataclasses.replace(Order.initial(T, L), C_a=C_a, R_a=R_a)
+    for _ in range(4 * L * T):
+        o = dataclasses.replace(o, **hidden_block(o, s))
+    B1 = (R_a / np.sqrt(s.nu)) / g + s.eta0 * np.tril(C_a, -1)  # reduced: B_1 / gamma
+    hid = PlainHidden(s)
+    for t in range(T):
+        hid.backward_row(t, C_a)
+        hid.forward_row(t, B1[t, : t + 1].copy(), C_a)
+    for l in range(L):
+        np.testing.assert_allclose(hid.Cg[l], o.C_g[l], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(g * hid.Uh[l], o.R_g[l], rtol=0, atol=1e-10)
+    for l in range(L - 1):
+        np.testing.assert_allclose(hid.Ch[l], o.C_h[l], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(g * hid.Qh[l], o.R_h[l], rtol=0, atol=1e-10)

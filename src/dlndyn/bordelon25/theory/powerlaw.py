@@ -17,8 +17,9 @@ Theory. Two solvers of the same per-mode equations (spec section 7):
   ``theory``): O(L T^3 + K T^2) at nu = inf, alpha_B = inf (thousands of steps in seconds),
   O(K T^3) with per-mode T x T responses at finite width or batch;
 * the fixed-point solver of :mod:`dlndyn.bordelon25.theory.dmft` with the per-mode weight/data block below
-  (``theory(s, modes=D, method="picard")``), a check on the stepper that also serves residual
-  networks.
+  (``theory(s, modes=D, method="picard")``), a check on the stepper, for plain and residual
+  networks (residual networks step by :mod:`dlndyn.bordelon25.theory.residual_stepper`,
+  which shares the stepper's per-mode weight/data phase).
 
 Units. With mean eigenvalue 1 the top eigenvalue is lambda_1 = K / Z_K (Z_K = sum_k k^-a) for
 K modes, so gradient descent needs eta0 < 2 / ((L+1) lambda_1) (:func:`lazy_max_eta0`). At
@@ -45,6 +46,7 @@ from ..setting import Setting, spectrum
 from . import residual
 from .dmft import Order, _inv_unit_lower, data_block
 from .dmft import hidden_block as plain_hidden_block
+from .residual_stepper import step_residual
 from .stepper import Modes, step_dmft
 
 
@@ -120,7 +122,7 @@ def lazy_max_eta0(s: Setting, modes: int | None = None) -> float:
 
 
 # ----------------------------------------------------------------------------------------
-# Per-mode weight/data block for the fixed-point solver (checks, residual networks)
+# Per-mode weight/data block for the fixed-point solver (the check on the steppers)
 # ----------------------------------------------------------------------------------------
 def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
     """Spec section 7's per-mode weight and data blocks (the isotropic block is one mode).
@@ -179,12 +181,16 @@ def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
 # ----------------------------------------------------------------------------------------
 def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = None,
                    max_bytes: int | None = None) -> pd.DataFrame:
-    """The DMFT of a plain network by exact forward stepping (:mod:`dlndyn.bordelon25.theory.stepper`).
+    """The DMFT of ``s`` by exact forward stepping.
+
+    Plain networks: :mod:`dlndyn.bordelon25.theory.stepper`; residual networks:
+    :mod:`dlndyn.bordelon25.theory.residual_stepper`.
 
     Columns: step, train_loss, test_loss, diverged (as :func:`dlndyn.bordelon25.theory.solve.theory`).
     """
     kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
-    res = step_dmft(s, mode_set(s, modes, bins), **kwargs)
+    step = step_residual if s.residual else step_dmft
+    res = step(s, mode_set(s, modes, bins), **kwargs)
     steps = np.arange(s.T)
     return pd.DataFrame({
         "step": steps,

@@ -38,6 +38,9 @@ unit lower-triangular T x T matrix Omega = [-c Theta, I] P_{L+1}. Covariances an
 responses follow from one forward pass (P_l, V_l) and one backward pass
 (Z_l = Omega^{-1} [-c Theta, I] Phi_L..Phi_l) over the layers: O(L T^3) per sweep.
 :func:`dense_hidden_block` is the naive O((LT)^3) solve of the same equations, kept as a check.
+The default solver is the exact forward time stepper of
+:mod:`dlndyn.bordelon25.theory.residual_stepper` (the same factorization, one time row per
+step, O(L T^3) in all); this windowed fixed point is ``theory(s, method="picard")``.
 """
 
 from __future__ import annotations
