@@ -8,7 +8,7 @@ Rows (the issue's targets):
 * plain DMFT, L=3, nu=2, alpha=2, T=1000: the plain forward stepper as of commit e16f1a2
   (loaded from git, "today") against the current one.
 
-Residual rows use the spec 4.7 setting of bench_residual_dmft.py (muP, nu=1, alpha=4,
+Residual rows use the docs/bordelon25.md, section 4.7 setting of bench_residual_dmft.py (muP, nu=1, alpha=4,
 gamma0=1, beta0=1 with beta0/sqrt(L) branches, eta0=0.05). Each row also reports the largest
 relative difference of the two test-loss curves. Wall and CPU (process) seconds are both
 recorded: on a shared machine the wall time includes waiting for a core.
@@ -137,7 +137,7 @@ def main(quick: bool = False) -> str:
         "are upper bounds; CPU seconds are the process's own time).",
         "",
         "Residual rows: muP, nu=1, alpha=4, gamma0=1, beta0=1 with beta0/sqrt(L) branches, "
-        "eta0=0.05 (spec 4.7). Steppers: best of 3 (plain: 2) runs; Picard: one run. "
+        "eta0=0.05 (docs/bordelon25.md, section 4.7). Steppers: best of 3 (plain: 2) runs; Picard: one run. "
         "'max rel. diff' is the largest relative difference of the two test-loss curves.",
         "",
         "The residual differences are the fixed point's own tolerance (tol=1e-10 on "

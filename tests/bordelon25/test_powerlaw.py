@@ -101,7 +101,7 @@ def test_mode_set_and_bins_conserve_the_sums():
 # ----------------------------------------------------------------------------------------
 # The forward stepper against the fixed-point (Picard) solver: the same equations, exactly
 # ----------------------------------------------------------------------------------------
-SPEC_CASES = [  # spec section 4.6 (isotropic)
+SPEC_CASES = [  # docs/bordelon25.md, section 4.6 (isotropic)
     Setting(L=1, nu=1, alpha=2, gamma0=1, eta0=0.2, T=40),
     Setting(L=3, nu=2, alpha=0.7, gamma0=1.5, eta0=0.04, sigma=0.2, T=40),
     Setting(L=2, nu=1, alpha_B=0.5, sigma=0.3, eta0=0.1, T=30),
@@ -224,7 +224,7 @@ def test_fit_exponent_on_exact_power_laws():
 
 
 # modes = 10^6 coarse-grained to 200 groups stands in for infinitely many; rates in the
-# spec's physical units (lambda_1 = 1): L = 1 at eta = 0.05, gamma = 3 (rich) or 0 (lazy);
+# physical units of docs/bordelon25.md, section 7 (lambda_1 = 1): L = 1 at eta = 0.05, gamma = 3 (rich) or 0 (lazy);
 # L = 2 at eta = 0.1/3 (the same lazy kernel (L+1) eta), gamma = 1.5: the rich exponent does
 # not depend on depth (benchmarks/results/powerlaw.md has L = 1, 2, 3 over t in [200, 2000])
 @pytest.mark.parametrize(
@@ -257,13 +257,13 @@ def test_lazy_max_eta0():
 
 
 # ----------------------------------------------------------------------------------------
-# Repeated data: the overfitting peak (spec section 6)
+# Repeated data: the overfitting peak (docs/bordelon25.md, section 6)
 # ----------------------------------------------------------------------------------------
 def test_overfitting_peak_near_alpha_one():
     """Final test loss across alpha with label noise is worst near alpha = 1.
 
     At nu = inf (no initial-function noise in the null space of X, which at nu = 1 makes the
-    smallest alpha worst; spec 6's table) after T = 300 steps. Measured final losses:
+    smallest alpha worst; docs/bordelon25.md, section 6: table) after T = 300 steps. Measured final losses:
     alpha 0.5: 1.00, 0.75: 1.23, 1.0: 1.67, 1.25: 1.12, 2.0: 0.50.
     """
     alphas = [0.5, 0.75, 1.0, 1.25, 2.0]
@@ -298,7 +298,7 @@ def sims():
 
 @pytest.mark.parametrize("case", list(SIM_CASES))
 def test_per_mode_theory_matches_simulation(sims, case):
-    """The per-mode theory is approximate (spec 7: 3-15% at D = 300); we assert what we
+    """The per-mode theory is approximate (docs/bordelon25.md, section 7: 3-15% at D = 300); we assert what we
     measured at D = 128 over 16 seeds, relative error of the seed mean at t = 1..39: full batch
     test loss mean 4.8% / max 7.5%, train loss max 7.6%; online (L = 2) test loss mean 4.9% /
     max 7.5%. The seed standard error is 3% (full batch) and 6% (online) of the loss."""

@@ -1,4 +1,4 @@
-"""Residual deep linear networks (spec section 5): engine, theory, and theory against simulation.
+"""Residual deep linear networks (docs/bordelon25.md, section 5): engine, theory, and theory against simulation.
 
 Simulations run in float64 on small sizes with fixed seeds, so they are deterministic on a
 given platform; the tolerances are stated next to the numbers measured when they were set.
@@ -231,16 +231,16 @@ def test_initial_loss_infinite_depth_limit():
         assert np.all(gaps > 0) and np.all(np.diff(gaps) < 0)
         # (1 + b0^2/L)^L = e^{b0^2} (1 - b0^4/(2L) + O(1/L^2))
         assert gaps[-1] == pytest.approx(math.exp(beta0**2) * beta0**4 / 128, rel=0.05)
-    # spec 4.7: 1 + e^{beta0^2} = 3.72 at beta0 = gamma0 = nu = 1
+    # docs/bordelon25.md, section 4.7: 1 + e^{beta0^2} = 3.72 at beta0 = gamma0 = nu = 1
     assert res.initial_loss_infinite_depth(Setting(residual=True)) == pytest.approx(3.71828,
                                                                                      abs=1e-5)
 
 
 # ----------------------------------------------------------------------------------------
-# Reproduction of the spec's numbers
+# Reproduction of the reference numbers (docs/bordelon25.md, sections 4.6-4.7)
 # ----------------------------------------------------------------------------------------
 def test_spec_4_6_residual_theory():
-    # spec 4.6: residual L=4, beta0=1, alpha=1.5, sigma=0.2, eta0=0.05 (gamma0=1, nu=1):
+    # docs/bordelon25.md, section 4.6: residual L=4, beta0=1, alpha=1.5, sigma=0.2, eta0=0.05 (gamma0=1, nu=1):
     # DMFT 0.554 (t=10), 0.279 (t=29). Measured: 0.55386, 0.27942.
     s = Setting(L=4, nu=1.0, alpha=1.5, gamma0=1.0, eta0=0.05, sigma=0.2, T=30,
                 residual=True, beta0=1.0)
@@ -251,7 +251,7 @@ def test_spec_4_6_residual_theory():
 
 
 def test_spec_4_7_depth_convergence():
-    # spec 4.7: beta0/sqrt(L), muP, alpha=4 (nu=1, gamma0=1, beta0=1, sigma=0, eta0=0.05):
+    # docs/bordelon25.md, section 4.7: beta0/sqrt(L), muP, alpha=4 (nu=1, gamma0=1, beta0=1, sigma=0, eta0=0.05):
     # test loss at t=10 is 0.282, 0.274, 0.274, 0.277, 0.280 for L = 1, 2, 4, 8, 16.
     # Measured: 0.28203, 0.27368, 0.27390, 0.27672, 0.28019.
     spec = {1: 0.282, 2: 0.274, 4: 0.274, 8: 0.277, 16: 0.280}
@@ -264,7 +264,7 @@ def test_spec_4_7_depth_convergence():
 # Theory against simulation
 # ----------------------------------------------------------------------------------------
 def test_spec_4_6_residual_simulation(x64):
-    # spec 4.6 simulation: 0.550 +- 0.020 (t=10), 0.275 +- 0.011 (t=29).
+    # docs/bordelon25.md, section 4.6 simulation: 0.550 +- 0.020 (t=10), 0.275 +- 0.011 (t=29).
     # Measured (D=384, 16 seeds, seed 0): 0.5542 +- 0.0163, 0.2809 +- 0.0091 (theory 0.5539,
     # 0.2794); train loss at t=10: 0.1588 (theory 0.1613).
     s = Setting(L=4, nu=1.0, alpha=1.5, gamma0=1.0, eta0=0.05, sigma=0.2, T=30,
@@ -307,7 +307,7 @@ def test_fixed_branch_theory_against_simulation(x64):
 
 
 # ----------------------------------------------------------------------------------------
-# Learning-rate transfer across depth (spec 5, Fig. 5)
+# Learning-rate transfer across depth (docs/bordelon25.md, section 5, Fig. 5)
 # ----------------------------------------------------------------------------------------
 def _optimal_eta0(L: int, scale: str, grid, t: int = 10) -> float:
     """argmin over grid of the theory test loss at step t (scans up until divergence)."""
