@@ -3,7 +3,7 @@
 The equations are those of :mod:`dlndyn.bordelon25.theory.residual` (single-site process,
 kernels B_0, A_l, E_l, weight/data block of the plain network); this module computes their
 solution one time row at a time, with no iteration, as :mod:`.stepper` does for plain
-networks. The derivation (also in docs/bordelon25_residual_stepper.md):
+networks. The derivation (also in docs/bordelon25.md, section 5.1):
 
 Notation (1-based as in residual.py; the code's index is j = l - 1). States x_l = (h^l, g^l),
 l = 1..L+1; block l maps x_l to x_{l+1} = Phi_l x_l + n_l with Phi_l = [[I - A_l E_l, A_l],
