@@ -1,6 +1,7 @@
-"""The physical setting of one training run, and every convention of the model in one place.
+"""The physical setting of one training run, in the proportional limit's ratios.
 
-Conventions (docs/bordelon25.md, sections 1-2 and "Conventions in code"; change them here and only here):
+The model (docs/bordelon25.md, sections 1-2); the formulas of the conventions live in
+:mod:`.conventions` only:
 
 * ``L`` hidden layers of width ``N = nu * D``; ``L + 1`` weight matrices (W^0, W^1..W^{L-1}, w).
 * readout multiplier ``sqrt(D) / (gamma N)``, learning rate ``eta = eta0 * gamma**2 * N``,
