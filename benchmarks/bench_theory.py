@@ -14,8 +14,11 @@ relative difference of the two test-loss curves. Wall and CPU (process) seconds 
 recorded: on a shared machine the wall time includes waiting for a core.
 
     python benchmarks/bench_theory.py [--quick]     # --quick: skip the minutes-long Picard row
+    python benchmarks/bench_theory.py --profile [T]  # CPU split of the plain stepper, no file
 
-Writes benchmarks/results/theory.md (machine, load averages, thread settings).
+Writes benchmarks/results/theory.md (machine, load averages, thread settings). ``--profile``
+times the plain row's stepper by phase (backward / weight-data / forward) and by triangular
+kernel (number of calls and CPU seconds), to see where a step's matrix passes go.
 """
 
 from __future__ import annotations
@@ -162,8 +165,53 @@ def main(quick: bool = False) -> str:
     return text
 
 
+def profile(T: int = 1000) -> None:
+    """CPU seconds of the plain stepper (L=3, nu=2, alpha=2) split by phase and by kernel."""
+    import collections
+
+    from dlndyn.bordelon25.theory import stepper as st
+
+    cpu, calls = collections.Counter(), collections.Counter()
+
+    def timed_call(key, fn):
+        def wrapper(*args, **kwargs):
+            c0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                cpu[key] += time.process_time() - c0
+                calls[key] += 1
+        return wrapper
+
+    saved = []
+    for owner, name in [(st, n) for n in ("_vec_tri", "_tri_vec", "_vec_tri_k", "_tri_vec_k")] + [
+            (st.PlainHidden, "backward_row"), (st.WeightData, "row"),
+            (st.PlainHidden, "forward_row")]:
+        fn = getattr(owner, name)
+        saved.append((owner, name, fn))
+        setattr(owner, name, timed_call(name, fn))
+    try:
+        s = Setting(L=3, nu=2.0, alpha=2.0, T=T)
+        w0, c0 = time.perf_counter(), time.process_time()
+        st.step_dmft(s, Modes.isotropic())
+        wall, total = time.perf_counter() - w0, time.process_time() - c0
+    finally:
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
+    print(f"plain stepper, L=3, nu=2, alpha=2, T={T}: {total:.2f} CPU s, {wall:.2f} wall s "
+          f"(load {os.getloadavg()[0]:.1f}); the kernels are inside the phases")
+    for key, sec in cpu.most_common():
+        print(f"  {key:14s} {sec:7.2f} s  {100 * sec / total:5.1f} %  {calls[key]:7d} calls")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="skip the minutes-long Picard solve at L=8, T=200")
-    main(parser.parse_args().quick)
+    parser.add_argument("--profile", nargs="?", type=int, const=1000, metavar="T",
+                        help="only print the plain stepper's CPU split by phase and kernel")
+    args = parser.parse_args()
+    if args.profile:
+        profile(args.profile)
+    else:
+        main(args.quick)
