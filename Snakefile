@@ -22,6 +22,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/bordelon25.smk"
 include: "workflow/rules/yaras23.smk"
+include: "workflow/rules/terjek25.smk"
 include: "workflow/rules/targets.smk"
 
 

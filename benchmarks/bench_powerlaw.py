@@ -49,7 +49,7 @@ MODES, BINS = 10**6, 300
 
 
 def population(L=1, source=0.5, gamma=1.5, T=1000, modes=MODES, eta=None):
-    """Population-limit setting in the spec's physical units (lambda_1 = 1)."""
+    """Population-limit setting in the physical units of docs/bordelon25.md, section 7 (lambda_1 = 1)."""
     eta = 0.1 / (L + 1) if eta is None else eta
     base = Setting(L=L, nu=inf, alpha_B=inf, data="powerlaw", capacity=1.5, source=source, T=T)
     return physical_setting(base, modes, eta=eta, gamma=gamma)

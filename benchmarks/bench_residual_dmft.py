@@ -1,7 +1,7 @@
-"""Wall-clock cost of the residual-network DMFT solve (spec section 5).
+"""Wall-clock cost of the residual-network DMFT solve (docs/bordelon25.md, section 5).
 
 Times :func:`dlndyn.solve` for L in {2, 4, 8, 16, 32} at T = 100 and for T in {25, 50, 100} at
-L = 8, in the spec 4.7 setting (muP, nu = 1, alpha = 4, gamma0 = 1, beta0/sqrt(L) with
+L = 8, in the docs/bordelon25.md, section 4.7 setting (muP, nu = 1, alpha = 4, gamma0 = 1, beta0/sqrt(L) with
 beta0 = 1, eta0 = 0.05). It also times one hidden-block evaluation by layer shooting
 (O(L T^3)) against the dense O((LT)^3) inversion of the stacked system, for small L.
 
@@ -85,7 +85,7 @@ def main() -> str:
         "# Residual-network DMFT solve time",
         "",
         f"Setting: muP, nu=1, alpha=4, gamma0=1, beta0=1 with branches beta0/sqrt(L), "
-        f"eta0=0.05, sigma=0 (spec 4.7); default solver options (window 5, tol 1e-10). "
+        f"eta0=0.05, sigma=0 (docs/bordelon25.md, section 4.7); default solver options (window 5, tol 1e-10). "
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs visible "
         f"(shared with other jobs), numpy {np.__version__}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "

@@ -1,11 +1,11 @@
-"""DMFT theory: reference numbers of the spec, closed forms, agreement with simulation, edge cases.
+"""DMFT theory: reference numbers, closed forms, agreement with simulation, edge cases.
 
-Reference numbers are those written in /work/shared/spec/bordelon_pehlevan_2025.md (sections 4.6,
-4.7, 6). A theory value is accepted if it rounds to the printed value (within half a unit of
-the last printed digit), unless a comment says otherwise.
+Reference numbers are those of docs/bordelon25.md, sections 4.6, 4.7 and 6. A theory value is
+accepted if it rounds to the printed value (within half a unit of the last printed digit),
+unless a comment says otherwise.
 
 The independent closed form is the one-step test loss of the one-hidden-layer net (L=1) in the
-proportional limit, derived in ``step1_test_loss_L1`` below from the model of spec section 1 by
+proportional limit, derived in ``step1_test_loss_L1`` below from the model of docs/bordelon25.md, section 1 by
 free probability, without any DMFT.
 """
 
@@ -24,7 +24,7 @@ def rounds_to(x: float, printed: str) -> bool:
 
 
 # ----------------------------------------------------------------------------------------
-# Spec 4.6: validation table (DMFT column)
+# docs/bordelon25.md, section 4.6: validation table (DMFT column)
 # ----------------------------------------------------------------------------------------
 SPEC_46 = [
     # (setting, step, column, printed DMFT value)
@@ -62,9 +62,9 @@ def test_spec_46_reference_numbers(s, step, column, printed):
 
 
 # ----------------------------------------------------------------------------------------
-# Spec 4.7: optimal learning rate against width, NTK vs muP (L=2, alpha=4, T=50)
+# docs/bordelon25.md, section 4.7: optimal learning rate against width, NTK vs muP (L=2, alpha=4, T=50)
 # ----------------------------------------------------------------------------------------
-# The spec lists nu = 0.5, 1, 2, 4, 8 (NTK 0.094, 0.128, 0.174, 0.237, 0.237; muP 0.094, 0.128,
+# docs/bordelon25.md, section 4.7 lists nu = 0.5, 1, 2, 4, 8 (NTK 0.094, 0.128, 0.174, 0.237, 0.237; muP 0.094, 0.128,
 # 0.174, 0.174, 0.174); all ten rows reproduce, but take ~10 s, so the test keeps the widths
 # that show the claim: same optimum at small width, NTK drifts right, muP stays.
 ETA_GRID = np.geomspace(0.02, 0.6, 12)
@@ -105,7 +105,7 @@ def test_spec_47_mup_wider_is_better(lr_sweep):
 
 
 # ----------------------------------------------------------------------------------------
-# Spec 6: repeated versus online data (L=1, nu=1, gamma0=1, eta0=0.1, sigma=0.5, T=100)
+# docs/bordelon25.md, section 6: repeated versus online data (L=1, nu=1, gamma0=1, eta0=0.1, sigma=0.5, T=100)
 # ----------------------------------------------------------------------------------------
 SPEC_6 = Setting(L=1, nu=1, gamma0=1, eta0=0.1, sigma=0.5, T=100)
 
@@ -127,7 +127,7 @@ def test_spec_6_repeated_data(alpha, final, minimum):
 def test_spec_6_online_sgd(alpha_B, final):
     table = theory(SPEC_6.replace(alpha_B=alpha_B))
     assert not table.diverged.any()
-    # the theory gives 0.8446 for alpha_B = 0.1, which the spec prints as 0.85 (probably
+    # the theory gives 0.8446 for alpha_B = 0.1, which docs/bordelon25.md, section 6 gives as 0.85 (probably
     # 0.8446 -> 0.845 -> 0.85, double rounding); accept one unit of the last digit here
     assert abs(table.test_loss.iloc[-1] - float(final)) <= 0.01, table.test_loss.iloc[-1]
 
@@ -171,7 +171,7 @@ def marchenko_pastur_moments(c: float, kmax: int) -> list[float]:
 def step1_test_loss_L1(s: Setting) -> float:
     """Test loss after one GD step of the one-hidden-layer net, D, N, P -> infinity.
 
-    Derivation (spec section 1 model, L=1, c = eta0 gamma). With S = W0^T W0/N, the end-to-end
+    Derivation (docs/bordelon25.md, section 1 model, L=1, c = eta0 gamma). With S = W0^T W0/N, the end-to-end
     weights after one step are, exactly,
         beta(1) = beta(0) + eta0 (S + |w|^2/N) a + eta0^2 gamma^2 (beta(0).a/D) a,
     a = sqrt(D) X^T Delta/P. Given W0: beta(0) ~ N(0, kappa S), kappa = 1/(gamma^2 nu), so
@@ -211,7 +211,7 @@ def test_step1_loss_L1_closed_form(s):
 
 
 def test_step1_closed_form_matches_the_spec_number():
-    # the derivation alone (no DMFT) gives spec 4.6's 0.853
+    # the derivation alone (no DMFT) gives docs/bordelon25.md, section 4.6: 0.853
     assert rounds_to(step1_test_loss_L1(Setting(L=1, nu=1, alpha=2, eta0=0.2)), "0.853")
 
 

@@ -101,7 +101,7 @@ def test_mode_set_and_bins_conserve_the_sums():
 # ----------------------------------------------------------------------------------------
 # The forward stepper against the fixed-point (Picard) solver: the same equations, exactly
 # ----------------------------------------------------------------------------------------
-SPEC_CASES = [  # spec section 4.6 (isotropic)
+SPEC_CASES = [  # docs/bordelon25.md, section 4.6 (isotropic)
     Setting(L=1, nu=1, alpha=2, gamma0=1, eta0=0.2, T=40),
     Setting(L=3, nu=2, alpha=0.7, gamma0=1.5, eta0=0.04, sigma=0.2, T=40),
     Setting(L=2, nu=1, alpha_B=0.5, sigma=0.3, eta0=0.1, T=30),
@@ -204,7 +204,7 @@ def test_memory_guard_and_residual_dispatch():
     s = Setting(nu=2.0, alpha_B=1.0, T=2000, data="powerlaw")
     with pytest.raises(MemoryError, match="bins"):
         theory(s, modes=1000)
-    # residual nets on power-law data use the fixed-point solver with the per-mode block
+    # residual nets on power-law data: the residual stepper with the per-mode weight/data phase
     r = Setting(L=2, residual=True, nu=1.0, alpha=2.0, eta0=0.02, T=10, data="powerlaw")
     th = theory(r, modes=8)
     assert np.all(np.diff(th.test_loss) < 0)
@@ -224,7 +224,7 @@ def test_fit_exponent_on_exact_power_laws():
 
 
 # modes = 10^6 coarse-grained to 200 groups stands in for infinitely many; rates in the
-# spec's physical units (lambda_1 = 1): L = 1 at eta = 0.05, gamma = 3 (rich) or 0 (lazy);
+# physical units of docs/bordelon25.md, section 7 (lambda_1 = 1): L = 1 at eta = 0.05, gamma = 3 (rich) or 0 (lazy);
 # L = 2 at eta = 0.1/3 (the same lazy kernel (L+1) eta), gamma = 1.5: the rich exponent does
 # not depend on depth (benchmarks/results/powerlaw.md has L = 1, 2, 3 over t in [200, 2000])
 @pytest.mark.parametrize(
@@ -257,13 +257,13 @@ def test_lazy_max_eta0():
 
 
 # ----------------------------------------------------------------------------------------
-# Repeated data: the overfitting peak (spec section 6)
+# Repeated data: the overfitting peak (docs/bordelon25.md, section 6)
 # ----------------------------------------------------------------------------------------
 def test_overfitting_peak_near_alpha_one():
     """Final test loss across alpha with label noise is worst near alpha = 1.
 
     At nu = inf (no initial-function noise in the null space of X, which at nu = 1 makes the
-    smallest alpha worst; spec 6's table) after T = 300 steps. Measured final losses:
+    smallest alpha worst; docs/bordelon25.md, section 6: table) after T = 300 steps. Measured final losses:
     alpha 0.5: 1.00, 0.75: 1.23, 1.0: 1.67, 1.25: 1.12, 2.0: 0.50.
     """
     alphas = [0.5, 0.75, 1.0, 1.25, 2.0]
@@ -298,7 +298,7 @@ def sims():
 
 @pytest.mark.parametrize("case", list(SIM_CASES))
 def test_per_mode_theory_matches_simulation(sims, case):
-    """The per-mode theory is approximate (spec 7: 3-15% at D = 300); we assert what we
+    """The per-mode theory is approximate (docs/bordelon25.md, section 7: 3-15% at D = 300); we assert what we
     measured at D = 128 over 16 seeds, relative error of the seed mean at t = 1..39: full batch
     test loss mean 4.8% / max 7.5%, train loss max 7.6%; online (L = 2) test loss mean 4.9% /
     max 7.5%. The seed standard error is 3% (full batch) and 6% (online) of the loss."""
@@ -323,3 +323,36 @@ def test_onepass_batch_loss_is_unbiased_for_test_loss(sims):
     assert abs(diff.mean()) < 3 * sem
     # and the batch loss really is noisier than the test loss it estimates
     assert df.train_loss.std() > df.test_loss.std()
+
+
+# ----------------------------------------------------------------------------------------
+# The plain stepper's phases on their own
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("L", [1, 3])
+def test_plain_hidden_phases_equal_the_fixed_point(L):
+    """PlainHidden.backward_row / forward_row alone, with the weight/data block frozen (C_a,
+    R_a given), against the fixed point of dmft.hidden_block over the same frozen inputs."""
+    import dataclasses
+
+    from dlndyn.bordelon25.theory.dmft import Order, hidden_block
+    from dlndyn.bordelon25.theory.stepper import PlainHidden
+
+    s = Setting(L=L, nu=1.3, gamma0=0.9, eta0=0.08, T=9)
+    T, g, rng = s.T, s.gamma, np.random.default_rng(4)
+    X = rng.normal(size=(T, T))
+    C_a = X @ X.T / T + np.ones((T, T))
+    R_a = 0.3 * np.tril(rng.normal(size=(T, T)))
+    o = dataclasses.replace(Order.initial(T, L), C_a=C_a, R_a=R_a)
+    for _ in range(4 * L * T):
+        o = dataclasses.replace(o, **hidden_block(o, s))
+    B1 = (R_a / np.sqrt(s.nu)) / g + s.eta0 * np.tril(C_a, -1)  # reduced: B_1 / gamma
+    hid = PlainHidden(s)
+    for t in range(T):
+        hid.backward_row(t, C_a)
+        hid.forward_row(t, B1[t, : t + 1].copy(), C_a)
+    for l in range(L):
+        np.testing.assert_allclose(hid.Cg[l], o.C_g[l], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(g * hid.Uh[l], o.R_g[l], rtol=0, atol=1e-10)
+    for l in range(L - 1):
+        np.testing.assert_allclose(hid.Ch[l], o.C_h[l], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(g * hid.Qh[l], o.R_h[l], rtol=0, atol=1e-10)

@@ -1,4 +1,4 @@
-"""Residual deep linear networks (spec section 5): engine, theory, and theory against simulation.
+"""Residual deep linear networks (docs/bordelon25.md, section 5): engine, theory, and theory against simulation.
 
 Simulations run in float64 on small sizes with fixed seeds, so they are deterministic on a
 given platform; the tolerances are stated next to the numbers measured when they were set.
@@ -132,6 +132,80 @@ def test_online_sgd_residual_solves():
 
 
 # ----------------------------------------------------------------------------------------
+# Theory: the exact forward stepper against the windowed fixed point (Picard)
+# ----------------------------------------------------------------------------------------
+STEPPER_CASES = [
+    Setting(L=1, nu=1.0, alpha=2.0, eta0=0.1, T=25, residual=True),
+    Setting(L=3, nu=1.0, alpha=1.5, eta0=0.05, sigma=0.2, T=25, residual=True),
+    Setting(L=8, nu=1.0, alpha=4.0, eta0=0.05, T=25, residual=True),
+    Setting(L=4, nu=0.7, alpha=1.5, gamma0=1.3, eta0=0.003, sigma=0.2, T=20, residual=True,
+            beta0=1.2, branch_scale="fixed"),
+    Setting(L=2, nu=2.0, alpha=0.7, gamma0=0.6, eta0=0.01, T=20, residual=True, beta0=2.0,
+            param="ntk", sigma=0.1),
+    Setting(L=3, nu=1.0, alpha_B=2.0, eta0=0.05, T=20, residual=True),  # online SGD
+    Setting(L=2, nu=float("inf"), alpha=float("inf"), gamma0=2.0, eta0=0.2, T=20,
+            residual=True),  # population limit (no finite-width or data noise)
+    Setting(L=3, nu=2.0, alpha=3.0, gamma0=0.8, eta0=0.03, T=15, residual=True, param="ntk",
+            data="powerlaw", capacity=1.2, source=0.7),
+    Setting(L=2, nu=1.5, alpha_B=1.0, eta0=0.05, T=15, residual=True, data="powerlaw",
+            branch_scale="fixed", beta0=0.7),
+]
+
+
+@pytest.mark.parametrize("s", STEPPER_CASES)
+def test_stepper_equals_picard(s):
+    from dlndyn.bordelon25.theory.powerlaw import mode_set
+    from dlndyn.bordelon25.theory.residual_stepper import step_residual
+
+    kw = {"modes": 8} if s.data == "powerlaw" else {}
+    o, test, train, t_div = solve(s, **kw)
+    r = step_residual(s, mode_set(s, kw.get("modes")))
+    assert t_div is None and r.t_div is None
+    np.testing.assert_allclose(r.test_loss, test, rtol=1e-9)  # measured <= 1.3e-11
+    np.testing.assert_allclose(r.train_loss, train, rtol=1e-9)
+    for key in ("C_g", "C_h", "R_h", "R_g"):
+        for a, b in zip(r.order[key], getattr(o, key)):
+            scale = max(1.0, np.max(np.abs(b)))
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * scale, err_msg=key)
+    np.testing.assert_allclose(r.order["R_g1"], o.R_g1, rtol=0, atol=1e-9)
+    # the equal-time responses the fixed point pins come out of the stepping exactly
+    for l in range(1, s.L + 1):
+        np.testing.assert_allclose(np.diag(r.order["R_h"][l - 1]), res.equal_time_response(s, l),
+                                   rtol=1e-12)
+    # theory() steps by default; method="picard" is the fixed point
+    auto = theory(s, **kw)
+    np.testing.assert_array_equal(auto.test_loss, r.test_loss)
+    np.testing.assert_allclose(theory(s, method="picard", **kw).test_loss, test, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("eta0, t_div", [(0.05, 2), (0.01, 4)])
+def test_stepper_divergence_step_matches_picard_one_step_windows(eta0, t_div):
+    # Picard with window=1 settles one step at a time and flags the same step; with its
+    # default window it may flag the start of the window whose iteration overflowed (1 here).
+    s = Setting(L=4, nu=0.7, alpha=1.5, gamma0=1.3, eta0=eta0, sigma=0.2, T=20, residual=True,
+                beta0=1.2, branch_scale="fixed")
+    table = theory(s)
+    _, test, _, picard_div = solve(s, window=1)
+    assert picard_div == t_div
+    div = table.diverged.to_numpy()
+    assert not div[:t_div].any() and div[t_div:].all()
+    assert np.all(np.isinf(table.test_loss[t_div:]))
+    np.testing.assert_allclose(table.test_loss[:t_div], test[:t_div], rtol=1e-9)
+
+
+@pytest.mark.parametrize("L", [8, 48, 64, 96])
+def test_fixed_branch_blow_up_is_flagged_at_every_depth(L):
+    # fixed branches b = 1: initial loss 1 + 2^L, and eta0 = 0.1 blows up at the first update.
+    # Once: L = 64 raised DMFTConvergenceError (the windowed fixed point cannot settle step 0
+    # at that scale; at L = 96 it settled on a wrong initial loss) while L <= 48 was flagged.
+    s = Setting(L=L, residual=True, branch_scale="fixed", T=10)
+    table = theory(s)  # no exception
+    assert table.test_loss[0] == pytest.approx(1.0 + 2.0**L, rel=1e-12)
+    assert not table.diverged[0] and table.diverged[1:].all()
+    assert np.all(np.isinf(table.test_loss[1:])) and np.all(np.isinf(table.train_loss[1:]))
+
+
+# ----------------------------------------------------------------------------------------
 # Closed-form initial loss
 # ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
@@ -157,16 +231,16 @@ def test_initial_loss_infinite_depth_limit():
         assert np.all(gaps > 0) and np.all(np.diff(gaps) < 0)
         # (1 + b0^2/L)^L = e^{b0^2} (1 - b0^4/(2L) + O(1/L^2))
         assert gaps[-1] == pytest.approx(math.exp(beta0**2) * beta0**4 / 128, rel=0.05)
-    # spec 4.7: 1 + e^{beta0^2} = 3.72 at beta0 = gamma0 = nu = 1
+    # docs/bordelon25.md, section 4.7: 1 + e^{beta0^2} = 3.72 at beta0 = gamma0 = nu = 1
     assert res.initial_loss_infinite_depth(Setting(residual=True)) == pytest.approx(3.71828,
                                                                                      abs=1e-5)
 
 
 # ----------------------------------------------------------------------------------------
-# Reproduction of the spec's numbers
+# Reproduction of the reference numbers (docs/bordelon25.md, sections 4.6-4.7)
 # ----------------------------------------------------------------------------------------
 def test_spec_4_6_residual_theory():
-    # spec 4.6: residual L=4, beta0=1, alpha=1.5, sigma=0.2, eta0=0.05 (gamma0=1, nu=1):
+    # docs/bordelon25.md, section 4.6: residual L=4, beta0=1, alpha=1.5, sigma=0.2, eta0=0.05 (gamma0=1, nu=1):
     # DMFT 0.554 (t=10), 0.279 (t=29). Measured: 0.55386, 0.27942.
     s = Setting(L=4, nu=1.0, alpha=1.5, gamma0=1.0, eta0=0.05, sigma=0.2, T=30,
                 residual=True, beta0=1.0)
@@ -177,7 +251,7 @@ def test_spec_4_6_residual_theory():
 
 
 def test_spec_4_7_depth_convergence():
-    # spec 4.7: beta0/sqrt(L), muP, alpha=4 (nu=1, gamma0=1, beta0=1, sigma=0, eta0=0.05):
+    # docs/bordelon25.md, section 4.7: beta0/sqrt(L), muP, alpha=4 (nu=1, gamma0=1, beta0=1, sigma=0, eta0=0.05):
     # test loss at t=10 is 0.282, 0.274, 0.274, 0.277, 0.280 for L = 1, 2, 4, 8, 16.
     # Measured: 0.28203, 0.27368, 0.27390, 0.27672, 0.28019.
     spec = {1: 0.282, 2: 0.274, 4: 0.274, 8: 0.277, 16: 0.280}
@@ -190,7 +264,7 @@ def test_spec_4_7_depth_convergence():
 # Theory against simulation
 # ----------------------------------------------------------------------------------------
 def test_spec_4_6_residual_simulation(x64):
-    # spec 4.6 simulation: 0.550 +- 0.020 (t=10), 0.275 +- 0.011 (t=29).
+    # docs/bordelon25.md, section 4.6 simulation: 0.550 +- 0.020 (t=10), 0.275 +- 0.011 (t=29).
     # Measured (D=384, 16 seeds, seed 0): 0.5542 +- 0.0163, 0.2809 +- 0.0091 (theory 0.5539,
     # 0.2794); train loss at t=10: 0.1588 (theory 0.1613).
     s = Setting(L=4, nu=1.0, alpha=1.5, gamma0=1.0, eta0=0.05, sigma=0.2, T=30,
@@ -233,7 +307,7 @@ def test_fixed_branch_theory_against_simulation(x64):
 
 
 # ----------------------------------------------------------------------------------------
-# Learning-rate transfer across depth (spec 5, Fig. 5)
+# Learning-rate transfer across depth (docs/bordelon25.md, section 5, Fig. 5)
 # ----------------------------------------------------------------------------------------
 def _optimal_eta0(L: int, scale: str, grid, t: int = 10) -> float:
     """argmin over grid of the theory test loss at step t (scans up until divergence)."""
@@ -263,3 +337,75 @@ def test_optimal_learning_rate_transfers_only_under_inv_sqrt_L():
     fixed = [_optimal_eta0(L, "fixed", grid) for L in Ls]
     assert max(transfer) / min(transfer) < 2.0
     assert fixed[0] / fixed[-1] > 30.0 and fixed[0] > fixed[1] > fixed[2]
+
+
+# ----------------------------------------------------------------------------------------
+# The stepper's phases on their own
+# ----------------------------------------------------------------------------------------
+def _causal_inputs(T, rng):
+    X = rng.normal(size=(T, T))
+    C = X @ X.T / T + np.ones((T, T))  # a correlation (positive definite)
+    R = 0.2 * np.tril(rng.normal(size=(T, T)), -1)  # a strictly causal response
+    return C, R
+
+
+def test_residual_hidden_phases_equal_the_shooting_fixed_point():
+    """Phases 1 and 3 alone, with the weight/data block frozen (C_a, R_a given), against the
+    fixed point of the shooting hidden block over the same frozen inputs."""
+    import dataclasses
+
+    from dlndyn.bordelon25.theory.residual_stepper import ResidualHidden
+
+    s = Setting(L=3, nu=0.8, gamma0=1.3, eta0=0.07, T=9, residual=True, beta0=1.1)
+    T, rng = s.T, np.random.default_rng(5)
+    C_a, R = _causal_inputs(T, rng)
+    R_a = R - np.eye(T) / (s.gamma * np.sqrt(s.nu))  # exact equal-time part
+    o = res.ResidualOrder.initial(T, s.L)
+    o = dataclasses.replace(o, C_a=C_a, R_a=R_a)
+    for _ in range(4 * (s.L + 1) * T):
+        o = dataclasses.replace(o, **res.hidden_block(o, s))
+    B0 = R_a / np.sqrt(s.nu) + s.eta0 * s.gamma * np.tril(C_a, -1)
+    hid = ResidualHidden(s)
+    for t in range(T):
+        hid.backward_row(t)
+        hid.forward_row(t, B0[t, : t + 1], C_a)
+    for key in ("C_g", "C_h", "R_h", "R_g"):
+        for a, b in zip(getattr(hid, key), getattr(o, key)):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * max(1, np.abs(b).max()),
+                                       err_msg=key)
+    np.testing.assert_allclose(hid.R_g1, o.R_g1, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("online", [False, True])
+@pytest.mark.parametrize("powerlaw", [False, True])
+def test_weight_data_phase_equals_the_fixed_point_block(online, powerlaw):
+    """The weight/data phase alone, fed a given kernel M and C_g1, against the per-mode
+    fixed-point block iterated to convergence on the same inputs."""
+    import dataclasses
+
+    from dlndyn.bordelon25.theory.dmft import Order
+    from dlndyn.bordelon25.theory.powerlaw import mode_set, weight_data_block
+    from dlndyn.bordelon25.theory.stepper import WeightData
+
+    s = Setting(L=1, nu=1.5, alpha=1.5, gamma0=1.2, eta0=0.1, sigma=0.2, T=10,
+                alpha_B=0.9 if online else None, data="powerlaw" if powerlaw else "isotropic",
+                capacity=1.3, source=0.6)
+    modes = mode_set(s, 5 if powerlaw else None)
+    T, rng = s.T, np.random.default_rng(2)
+    C_g1, M = _causal_inputs(T, rng)
+    Theta = np.tril(np.ones((T, T)), -1)
+    R_g1 = s.gamma * (M - s.eta0 * Theta * C_g1)  # so that the block's M is this M
+    o = Order.initial(T, 1)
+    for _ in range(T + 2):
+        o = dataclasses.replace(o, **weight_data_block(o, s, C_g1, R_g1, modes))
+    wd = WeightData(s, modes)
+    for t in range(T):
+        wd.row(t, M[t, :t], C_g1)
+    np.testing.assert_allclose(wd.test, np.diag(o.C_v) + s.sigma**2, rtol=1e-12)
+    np.testing.assert_allclose(wd.train, (np.diag(o.C_v) + s.sigma**2) if online
+                               else np.diag(o.C_D), rtol=1e-12)
+    np.testing.assert_allclose(wd.Ca, o.C_a, rtol=0, atol=1e-12 * np.abs(o.C_a).max())
+    # the reduced layer-1 kernel B^_1 = gamma^-1 (R_a / sqrt(nu) + eta0 gamma Theta*C_a)
+    B = np.array([np.append(wd.B_row(t), np.zeros(T - t - 1)) for t in range(T)])
+    expected = (o.R_a / np.sqrt(s.nu)) / s.gamma + s.eta0 * Theta * o.C_a
+    np.testing.assert_allclose(B, expected, rtol=0, atol=1e-12)

@@ -103,9 +103,10 @@ rule bordelon25_plot:
         sim=b25_tables("sim"),
         theory=b25_tables("theory"),
     output:
-        pdf=f"{B25_FIG}/{{b25fig}}.pdf",
+        # update(): a failing plot leaves the previous figure in place (written atomically)
+        pdf=update(f"{B25_FIG}/{{b25fig}}.pdf"),
         png=report(
-            f"{B25_FIG}/{{b25fig}}.png",
+            update(f"{B25_FIG}/{{b25fig}}.png"),
             caption="../report/bordelon25/figure.rst",
             category="bordelon25 figures",
             labels={"figure": "{b25fig}"},

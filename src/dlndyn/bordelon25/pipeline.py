@@ -128,7 +128,7 @@ def panel_runs(config: dict, fig: str, panel: str) -> list[Run]:
     """The runs of a panel: each entry of ``curves`` (default one empty entry) combined with
     every point of the ``vary`` grid, on top of the figure's ``base`` and the panel's ``set``.
 
-    With ``units: physical`` the eta0 and gamma0 of the panel are physical rates (spec 7:
+    With ``units: physical`` the eta0 and gamma0 of the panel are physical rates (docs/bordelon25.md, section 7:
     lambda_1 = 1), converted to Setting units on the theory's number of modes.
     """
     fcfg = config["figures"][fig]

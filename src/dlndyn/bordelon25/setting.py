@@ -1,6 +1,7 @@
-"""The physical setting of one training run, and every convention of the model in one place.
+"""The physical setting of one training run, in the proportional limit's ratios.
 
-Conventions (spec section 1-2; change them here and only here):
+The model (docs/bordelon25.md, sections 1-2); the formulas of the conventions live in
+:mod:`.conventions` only:
 
 * ``L`` hidden layers of width ``N = nu * D``; ``L + 1`` weight matrices (W^0, W^1..W^{L-1}, w).
 * readout multiplier ``sqrt(D) / (gamma N)``, learning rate ``eta = eta0 * gamma**2 * N``,
@@ -55,7 +56,7 @@ class Setting:
       alpha_B: if set, one-pass SGD with a fresh batch of B = alpha_B*D points each step
         (``alpha`` is then unused).
       param: "mup" (gamma = gamma0) or "ntk" (gamma = gamma0/sqrt(nu)).
-      residual: residual network (spec section 5).
+      residual: residual network (docs/bordelon25.md, section 5).
       beta0: residual branch multiplier (used only when ``residual``).
       branch_scale: "inv_sqrt_L" (branches scaled beta0/sqrt(L)) or "fixed" (beta0).
       data: "isotropic" (x ~ N(0, I), beta* ~ N(0, I)) or "powerlaw" (see :func:`spectrum`).
@@ -144,7 +145,7 @@ class Setting:
 
     @property
     def branch(self) -> float:
-        """Residual branch multiplier: beta0/sqrt(L) or beta0 (spec section 5)."""
+        """Residual branch multiplier: beta0/sqrt(L) or beta0 (docs/bordelon25.md, section 5)."""
         return self.beta0 / math.sqrt(self.L) if self.branch_scale == "inv_sqrt_L" else self.beta0
 
     @property

@@ -94,7 +94,7 @@ def exponent_table(th: pd.DataFrame, curves, decades: float = 1.0) -> pd.DataFra
 
     ``curves``: (panel, curve, Setting) triples. Columns: source, regime (lazy: gamma = 0,
     else rich), L, slope (fitted over the last ``decades`` of t to L(t) - sigma^2; NaN if the
-    run diverged), predicted (spec section 7).
+    run diverged), predicted (docs/bordelon25.md, section 7).
     """
     from .theory.powerlaw import fit_exponent, predicted_exponent
 

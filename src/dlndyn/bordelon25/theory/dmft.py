@@ -1,7 +1,7 @@
-"""Infinite-width DMFT of deep linear networks as T x T matrix algebra (spec section 4).
+"""Infinite-width DMFT of deep linear networks as T x T matrix algebra (docs/bordelon25.md, section 4).
 
 Every order parameter is a T x T matrix over the steps t, s = 0..T-1: correlations C (e.g.
-C_v(t,s) = v(t).v(s)/D) and causal responses R. The equations of spec 4.3 (full batch, reused
+C_v(t,s) = v(t).v(s)/D) and causal responses R. The equations of docs/bordelon25.md, section 4.3 (full batch, reused
 data) and 4.4 (one-pass SGD) are solved by Gauss-Seidel fixed-point sweeps on a growing time
 window: by causality the converged early rows stay correct, so each window only has to settle
 its new steps. All matrices that get inverted are lower triangular with a unit diagonal.
@@ -24,7 +24,7 @@ class DMFTConvergenceError(RuntimeError):
 
 @dataclass
 class Order:
-    """Order parameters on a window of T steps (names as in spec 4.2)."""
+    """Order parameters on a window of T steps (names as in docs/bordelon25.md, section 4.2)."""
 
     C_v: np.ndarray
     C_a: np.ndarray
@@ -84,7 +84,7 @@ def data_block(s: Setting, C_v: np.ndarray, R_v: np.ndarray) -> dict:
 
 
 def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) -> dict:
-    """Weight-space (one D-site) and data-space (one P-site) blocks of spec 4.3-4.4.
+    """Weight-space (one D-site) and data-space (one P-site) blocks of docs/bordelon25.md, sections 4.3-4.4.
 
     They see the hidden layers only through layer 1's backward correlation C_g1 and response
     R_g1, so the plain and the residual network share them.

@@ -1,4 +1,4 @@
-"""Power-law structured data (spec sections 3 and 7): modes, per-mode DMFT, scaling exponents.
+"""Power-law structured data (docs/bordelon25.md, sections 3 and 7): modes, per-mode DMFT, scaling exponents.
 
 Data. x ~ N(0, diag(lambda)) on D eigen-directions, lambda_k ~ k^(-a) with mean 1, and a teacher
 with target power lambda_k b_k ~ k^(-a b - 1), normalised so the signal part of the initial
@@ -11,19 +11,20 @@ takes it as an argument: ``theory(s, modes=D)`` is the theory of the simulation
 infinite-width curves no simulation is needed and ``modes`` only has to exceed the directions
 that are learnt within the horizon (a mode k is learnt once eta0 lambda_k t ~ 1).
 
-Theory. Two solvers of the same per-mode equations (spec section 7):
+Theory. Two solvers of the same per-mode equations (docs/bordelon25.md, section 7):
 
 * :func:`dlndyn.bordelon25.theory.stepper.step_dmft`, exact forward time stepping (the default of
   ``theory``): O(L T^3 + K T^2) at nu = inf, alpha_B = inf (thousands of steps in seconds),
   O(K T^3) with per-mode T x T responses at finite width or batch;
 * the fixed-point solver of :mod:`dlndyn.bordelon25.theory.dmft` with the per-mode weight/data block below
-  (``theory(s, modes=D, method="picard")``), a check on the stepper that also serves residual
-  networks.
+  (``theory(s, modes=D, method="picard")``), a check on the stepper, for plain and residual
+  networks (residual networks step by :mod:`dlndyn.bordelon25.theory.residual_stepper`,
+  which shares the stepper's per-mode weight/data phase).
 
 Units. With mean eigenvalue 1 the top eigenvalue is lambda_1 = K / Z_K (Z_K = sum_k k^-a) for
 K modes, so gradient descent needs eta0 < 2 / ((L+1) lambda_1) (:func:`lazy_max_eta0`). At
 nu = inf and alpha_B = inf the dynamics with (eta0, gamma0) on K modes are exactly those in the
-spec's "physical units" (lambda_k = k^-a, sum_k lambda_k b_k = 1, no 1/D weights) with
+"physical units" of docs/bordelon25.md, section 7 (lambda_k = k^-a, sum_k lambda_k b_k = 1, no 1/D weights) with
 eta = eta0 s and gamma = gamma0 / sqrt(s), s = K / Z_K (:func:`physical_units`): richness that
 matters at large K needs gamma0 ~ sqrt(s).
 
@@ -45,6 +46,7 @@ from ..setting import Setting, spectrum
 from . import residual
 from .dmft import Order, _inv_unit_lower, data_block
 from .dmft import hidden_block as plain_hidden_block
+from .residual_stepper import step_residual
 from .stepper import Modes, step_dmft
 
 
@@ -59,7 +61,7 @@ def mode_set(s: Setting, modes: int | None = None, bins: int | None = None) -> M
     consecutive k, geometrically spaced (the top directions stay single). Each group keeps its
     total weight, its mean eigenvalue sum w lambda and its signal sum w lambda b, so the initial
     loss is unchanged; the dynamics change at second order in a group's spread of log lambda.
-    A quadrature for long horizons at finite width or batch (spec 7: O(K T^3) otherwise).
+    A quadrature for long horizons at finite width or batch (docs/bordelon25.md, section 7: O(K T^3) otherwise).
     """
     if s.data == "isotropic":
         return Modes.isotropic()
@@ -83,7 +85,7 @@ def mode_set(s: Setting, modes: int | None = None, bins: int | None = None) -> M
 
 
 def physical_units(s: Setting, modes: int) -> dict:
-    """The spec-section-7 'physical units' equivalent of ``s`` at nu = inf, alpha_B = inf.
+    """The docs/bordelon25.md, section 7 'physical units' equivalent of ``s`` at nu = inf, alpha_B = inf.
 
     Returns {"scale": s_K, "eta": eta0 s_K, "gamma": gamma0 / sqrt(s_K)} with s_K = lambda_1 =
     K / sum_k k^-a: the stepper in physical units (lambda_1 = 1) with these rates gives the same
@@ -97,7 +99,7 @@ def physical_units(s: Setting, modes: int) -> dict:
 def physical_setting(s: Setting, modes: int, *, eta: float, gamma: float) -> Setting:
     """``s`` with eta0, gamma0 chosen so that on ``modes`` modes it runs at physical rates.
 
-    Physical units (spec section 7): lambda_1 = 1, per-mode learning rate eta lambda_k,
+    Physical units (docs/bordelon25.md, section 7): lambda_1 = 1, per-mode learning rate eta lambda_k,
     richness gamma. Exact at nu = inf and alpha_B (or alpha) = inf under muP, where the
     dynamics depend on (eta0, gamma0, modes) only through (eta, gamma):
     eta0 = eta / s_K and gamma0 = gamma sqrt(s_K), s_K = lambda_1 = K / sum_k k^-a.
@@ -120,10 +122,10 @@ def lazy_max_eta0(s: Setting, modes: int | None = None) -> float:
 
 
 # ----------------------------------------------------------------------------------------
-# Per-mode weight/data block for the fixed-point solver (checks, residual networks)
+# Per-mode weight/data block for the fixed-point solver (the check on the steppers)
 # ----------------------------------------------------------------------------------------
 def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
-    """Spec section 7's per-mode weight and data blocks (the isotropic block is one mode).
+    """docs/bordelon25.md, section 7's per-mode weight and data blocks (the isotropic block is one mode).
 
     Same contract as :func:`dlndyn.bordelon25.theory.dmft.weight_data_block`: ``C_v`` holds C_u = sum_k w_k
     lambda_k C_v^k (test loss diag(C_u) + sigma^2), ``R_v`` holds R_u. O(K T^3) per sweep.
@@ -179,12 +181,16 @@ def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
 # ----------------------------------------------------------------------------------------
 def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = None,
                    max_bytes: int | None = None) -> pd.DataFrame:
-    """The DMFT of a plain network by exact forward stepping (:mod:`dlndyn.bordelon25.theory.stepper`).
+    """The DMFT of ``s`` by exact forward stepping.
+
+    Plain networks: :mod:`dlndyn.bordelon25.theory.stepper`; residual networks:
+    :mod:`dlndyn.bordelon25.theory.residual_stepper`.
 
     Columns: step, train_loss, test_loss, diverged (as :func:`dlndyn.bordelon25.theory.solve.theory`).
     """
     kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
-    res = step_dmft(s, mode_set(s, modes, bins), **kwargs)
+    step = step_residual if s.residual else step_dmft
+    res = step(s, mode_set(s, modes, bins), **kwargs)
     steps = np.arange(s.T)
     return pd.DataFrame({
         "step": steps,
@@ -198,7 +204,7 @@ def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = N
 # Exponents
 # ----------------------------------------------------------------------------------------
 def predicted_exponent(source: float, regime: str) -> float:
-    """Predicted log-log slope of L(t) (spec section 7): lazy -b; rich -2b/(1+b) if b < 1."""
+    """Predicted log-log slope of L(t) (docs/bordelon25.md, section 7): lazy -b; rich -2b/(1+b) if b < 1."""
     if regime not in REGIMES:
         raise ValueError(f"regime={regime!r}: must be one of {REGIMES}")
     b = float(source)

@@ -1,4 +1,4 @@
-"""Residual deep linear networks (spec section 5): rank-one GD step and joint (layer, time) DMFT.
+"""Residual deep linear networks (docs/bordelon25.md, section 5): rank-one GD step and joint (layer, time) DMFT.
 
 Model, with branch multiplier ``b = Setting.branch`` (beta0/sqrt(L) or beta0):
 
@@ -38,6 +38,9 @@ unit lower-triangular T x T matrix Omega = [-c Theta, I] P_{L+1}. Covariances an
 responses follow from one forward pass (P_l, V_l) and one backward pass
 (Z_l = Omega^{-1} [-c Theta, I] Phi_L..Phi_l) over the layers: O(L T^3) per sweep.
 :func:`dense_hidden_block` is the naive O((LT)^3) solve of the same equations, kept as a check.
+The default solver is the exact forward time stepper of
+:mod:`dlndyn.bordelon25.theory.residual_stepper` (the same factorization, one time row per
+step, O(L T^3) in all); this windowed fixed point is ``theory(s, method="picard")``.
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ def dense_hidden_block(o: ResidualOrder, s: Setting) -> dict:
     """The same hidden block by inverting the stacked 2(L+1)T system: O((LT)^3), for checks.
 
     Unknowns z = (h^1..h^{L+1}, g^1..g^{L+1}) with z = K z + S, Q = (I - K)^{-1},
-    Cov(z) = Q Sigma_S Q^T; responses are blocks of Q (spec section 5).
+    Cov(z) = Q Sigma_S Q^T; responses are blocks of Q (docs/bordelon25.md, section 5).
     """
     T, L, b = o.C_v.shape[0], s.L, s.branch
     c = s.eta0 * s.gamma
