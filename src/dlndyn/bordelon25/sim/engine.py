@@ -27,9 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ...core.train import replicate_keys, scan_frozen
+from ...core.train import check_dtype, precision, replicate_keys, scan_frozen
 from ..conventions import DIVERGENCE_FACTOR, readout, update_scale
 from ..setting import Setting, spectrum
+from .lowrank import freeze, lowrank_start, lowrank_step
 from .residual import residual_step
 
 
@@ -132,7 +133,8 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
 
 
 def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
-    """Scan ``step_fn`` over T steps, freezing a run at the step its loss diverges.
+    """The dense path: scan ``step_fn`` over T steps on the full weight matrices, freezing a
+    run at the step its loss diverges.
 
     Returns per-step arrays (test_loss, train_loss, diverged); a diverged step reads inf.
     """
@@ -147,19 +149,52 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
     return test_l, train_l, diverged
 
 
-@partial(jax.jit, static_argnames=("step_fn", "D", "N", "P", "n_mid", "T", "online", "dtype"))
-def run_grid(keys, eta0s, gamma, sigma, branch, *, step_fn, D, N, P, n_mid, T, online, dtype,
-             spectrum=None):
-    """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T)."""
+def train_lowrank(mats, state, data, eta0, gamma, sigma, branch, *, T: int, P: int,
+                  residual: bool):
+    """The low-rank path: scan :func:`.lowrank.lowrank_step` over T steps from (mats, state)
+    of :func:`.lowrank.lowrank_start`, freezing a run at the step its loss diverges.
+
+    ``mats`` (the initial matrices) and ``data`` are read-only: vmapped over a learning-rate
+    grid they stay unbatched, so the grid shares them. Same returns as :func:`train`.
+    """
+    dtype = mats[0].dtype
+
+    def step(state, t):
+        X, y = batch_at(data, t, P, sigma, dtype)
+        new, train_l, beta = lowrank_step(mats, state, t, X, y, eta0, gamma, branch,
+                                          residual=residual)
+        return new, (test_loss(beta, data["beta_star"], sigma, data.get("lam")), train_l)
+
+    _, (test_l, train_l), diverged = scan_frozen(step, state, T, factor=DIVERGENCE_FACTOR,
+                                                 freeze=freeze)
+    return test_l, train_l, diverged
+
+
+@partial(jax.jit, static_argnames=("path", "step_fn", "residual", "D", "N", "P", "n_mid", "T",
+                                   "online", "dtype"))
+def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, residual=False,
+             D, N, P, n_mid, T, online, dtype, spectrum=None):
+    """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T).
+
+    ``path="dense"`` trains the full matrices with ``step_fn`` (one copy per seed and learning
+    rate); ``path="lowrank"`` carries factors, the initial matrices shared by the grid
+    (``residual`` picks the residual network).
+    """
 
     def one_seed(key):
         params, data = init_state(
             key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online, dtype=dtype,
             spectrum=spectrum,
         )
+        if path == "lowrank":
+            mats, state = lowrank_start(params, T)
 
-        def one_eta(eta0):
-            return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
+            def one_eta(eta0):
+                return train_lowrank(mats, state, data, eta0, gamma, sigma, branch, T=T, P=P,
+                                     residual=residual)
+        else:
+            def one_eta(eta0):
+                return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
 
         return jax.vmap(one_eta)(eta0s)
 
@@ -169,9 +204,55 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, step_fn, D, N, P, n_mid, T, o
 # ----------------------------------------------------------------------------------------
 # Public entry point
 # ----------------------------------------------------------------------------------------
+METHODS = ("auto", "lowrank", "dense")
+
+# The crossover between the two paths (measured: benchmarks/results/engine.md). Per step and
+# run, the dense path reads and writes every matrix, O(sum_l rows_l cols_l); the low-rank path
+# reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of T rows,
+# O(T sum_l (rows_l + cols_l)). Low rank wins while
+#     T * sum_l (rows_l + cols_l) <= CROSSOVER * sum_l rows_l cols_l,
+# i.e. T <= CROSSOVER * N / 2 for N x N matrices.
+CROSSOVER = 1.0
+
+
 def step_for(s: Setting):
-    """The exact GD step function for the architecture of ``s``."""
+    """The dense exact GD step function for the architecture of ``s``."""
     return residual_step if s.residual else rank_one_step
+
+
+def matrix_shapes(sizes: dict, n_mid: int):
+    """(rows, cols) of every weight matrix: W^0 (N x D) and n_mid N x N matrices."""
+    N, D = sizes["N"], sizes["D"]
+    return [(N, D)] + [(N, N)] * n_mid
+
+
+def choose_path(sizes: dict, n_mid: int, T: int) -> str:
+    """"lowrank" or "dense" for a run of T steps: the rule at :data:`CROSSOVER`."""
+    shapes = matrix_shapes(sizes, n_mid)
+    factor_cost = T * sum(r + c for r, c in shapes)
+    dense_cost = sum(r * c for r, c in shapes)
+    return "lowrank" if factor_cost <= CROSSOVER * dense_cost else "dense"
+
+
+def _check_seeds(seeds) -> int:
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ValueError(f"seeds={seeds!r}: must be a positive integer")
+    return int(seeds)
+
+
+def _check_grid(eta0_grid) -> np.ndarray:
+    try:
+        grid = np.asarray(eta0_grid, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"eta0_grid={eta0_grid!r}: must be a list of numbers") from None
+    if grid.ndim > 1:
+        raise ValueError(f"eta0_grid={eta0_grid!r}: must be one-dimensional")
+    grid = np.atleast_1d(grid)
+    if grid.size == 0:
+        raise ValueError("eta0_grid is empty: give at least one learning rate (or None)")
+    if not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise ValueError(f"eta0_grid={eta0_grid!r}: every value must be finite and >= 0")
+    return grid
 
 
 def simulate(
@@ -183,48 +264,70 @@ def simulate(
     eta0_grid=None,
     dtype: str = "float32",
     step_fn=None,
+    method: str = "auto",
 ) -> pd.DataFrame:
     """Train finite networks of input dimension D and return a tidy table.
 
     Columns: seed, step, train_loss, test_loss, diverged (and eta0 when ``eta0_grid`` is
     given: then the whole grid runs in one compiled call and ``s.eta0`` is ignored).
     ``train_loss`` is the full training-set loss, or the batch loss under one-pass SGD.
-    ``step_fn`` overrides the step (e.g. the autodiff reference); by default the rank-one step
-    of the architecture. Power-law data (``s.data == "powerlaw"``) uses D eigen-directions
-    (:func:`dlndyn.bordelon25.setting.spectrum`). Limits (infinite nu, alpha or alpha_B; gamma0 = 0) are
-    rejected with a ValueError: they exist only in the theory.
+    Power-law data (``s.data == "powerlaw"``) uses D eigen-directions
+    (:func:`dlndyn.bordelon25.setting.spectrum`). Limits (infinite nu, alpha or alpha_B;
+    gamma0 = 0) are rejected with a ValueError: they exist only in the theory.
+
+    ``method``: "lowrank" (initial weights shared, training carried as factors:
+    :mod:`.lowrank`), "dense" (full matrices updated in place: :func:`rank_one_step`,
+    :func:`.residual.residual_step`) or "auto" (:func:`choose_path`). Both give the same
+    numbers up to rounding. ``step_fn`` overrides the dense step (e.g. the autodiff
+    reference) and implies the dense path. ``dtype`` "float64" runs in float64 (JAX's x64
+    mode is switched on for this call only).
     """
-    step_fn = step_for(s) if step_fn is None else step_fn
-    if int(seeds) < 1:
-        raise ValueError(f"seeds={seeds!r}: must be >= 1")
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: must be one of {METHODS}")
+    if step_fn is not None and method == "lowrank":
+        raise ValueError("step_fn is a dense step: it cannot run with method='lowrank'")
+    seeds = _check_seeds(seeds)
+    dtype = check_dtype(dtype)
+    grid = _check_grid(s.eta0 if eta0_grid is None else eta0_grid)
     sizes = s.sizes(D)  # raises ValueError for infinite nu / alpha / alpha_B (gamma0=0 needs nu=inf)
-    spec = None
-    if s.data == "powerlaw":
-        spec = tuple(jnp.asarray(a, dtype) for a in spectrum(s.capacity, s.source, sizes["D"]))
-    grid = np.atleast_1d(np.asarray(s.eta0 if eta0_grid is None else eta0_grid, dtype=float))
-    test_l, train_l, diverged = run_grid(
-        replicate_keys(seed, seeds),
-        jnp.asarray(grid, dtype),
-        s.gamma,
-        s.sigma,
-        s.branch,
-        step_fn=step_fn,
-        n_mid=s.L if s.residual else s.L - 1,
-        T=s.T,
-        online=s.online,
-        dtype=jnp.dtype(dtype),
-        spectrum=spec,
-        **sizes,
-    )
+    n_mid = s.L if s.residual else s.L - 1
+    if step_fn is not None:
+        path = "dense"
+    elif method == "auto":
+        path = choose_path(sizes, n_mid, s.T)
+    else:
+        path = method
+    with precision(dtype) as jdtype:
+        spec = None
+        if s.data == "powerlaw":
+            spec = tuple(jnp.asarray(a, jdtype)
+                         for a in spectrum(s.capacity, s.source, sizes["D"]))
+        test_l, train_l, diverged = run_grid(
+            replicate_keys(seed, seeds),
+            jnp.asarray(grid, jdtype),
+            s.gamma,
+            s.sigma,
+            s.branch,
+            path=path,
+            step_fn=(step_for(s) if step_fn is None else step_fn) if path == "dense" else None,
+            residual=s.residual,
+            n_mid=n_mid,
+            T=s.T,
+            online=s.online,
+            dtype=jdtype,
+            spectrum=spec,
+            **sizes,
+        )
+        test_l, train_l, diverged = (np.asarray(x) for x in (test_l, train_l, diverged))
     S, E, T = test_l.shape
     table = pd.DataFrame(
         {
             "seed": np.repeat(np.arange(S), E * T),
             "eta0": np.tile(np.repeat(grid, T), S),
             "step": np.tile(np.arange(T), S * E),
-            "train_loss": np.asarray(train_l, dtype=float).ravel(),
-            "test_loss": np.asarray(test_l, dtype=float).ravel(),
-            "diverged": np.asarray(diverged).ravel(),
+            "train_loss": train_l.astype(float).ravel(),
+            "test_loss": test_l.astype(float).ravel(),
+            "diverged": diverged.ravel(),
         }
     )
     if eta0_grid is None:
