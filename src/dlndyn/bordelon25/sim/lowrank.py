@@ -57,14 +57,16 @@ def materialize(mats, state):
     return {"W0": dense[0], "Ws": Ws, "w": state["w"]}
 
 
+# Products are written so that every operand is used in its stored layout (x^T M rather than
+# M^T x): XLA on CPU otherwise copies a transposed buffer inside the step loop.
 def _mv(W, U, V, x):
     """W(t) x with W(t) = W + U^T V."""
-    return W @ x + U.T @ (V @ x)
+    return W @ x + (V @ x) @ U
 
 
 def _mtv(W, U, V, g):
     """W(t)^T g with W(t) = W + U^T V."""
-    return W.T @ g + V.T @ (U @ g)
+    return g @ W + (U @ g) @ V
 
 
 def lowrank_step(mats, state, t, X, y, eta0, gamma, branch=None, *, residual: bool = False):
