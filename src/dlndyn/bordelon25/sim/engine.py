@@ -10,8 +10,15 @@ a = sqrt(D) X^T Delta / P, one GD step on half the loss is
 
 where g^L = w, g^l = W^l^T g^{l+1} / sqrt(N) are the (input-independent) backward vectors and
 h^l_a the forward pass of a. A step costs O(P D + N D + L N^2) instead of autodiff's
-O(P (N D + L N^2)). Runs are jit-compiled, scanned over steps and vmapped over seeds and a
-learning-rate grid, so a whole sweep is one compiled call.
+O(P (N D + L N^2)). Runs are jit-compiled, scanned over steps and vmapped over a
+learning-rate grid and seeds, so a whole sweep is one compiled call.
+
+Two paths give the same numbers (up to rounding): the dense path updates every matrix in
+place (:func:`rank_one_step`, :func:`.residual.residual_step`: each step reads a matrix three
+times and writes it once, per seed and learning rate); the low-rank path (:mod:`.lowrank`)
+keeps W_l(0) read-only, shared by the learning-rate grid, and carries the updates as factors
+(each step reads W_l(0) twice and writes one row per factor). :func:`choose_path` picks per
+run; ``simulate(..., method=...)`` forces one.
 
 Randomness: replicate r uses ``fold_in(key(seed), r)``, split into weights, teacher and data
 streams. The same seed gives the same initial weights and data to every setting of equal
@@ -171,18 +178,20 @@ def train_lowrank(mats, state, data, eta0, gamma, sigma, branch, *, T: int, P: i
 
 
 @partial(jax.jit, static_argnames=("path", "step_fn", "residual", "D", "N", "P", "n_mid", "T",
-                                   "online", "dtype"))
+                                   "online", "dtype", "seed_loop"))
 def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, residual=False,
-             D, N, P, n_mid, T, online, dtype, spectrum=None):
+             D, N, P, n_mid, T, online, dtype, spectrum=None, seed_loop=None):
     """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T).
 
     ``path="dense"`` trains the full matrices with ``step_fn`` (one copy per seed and learning
-    rate), vmapped over seeds; ``path="lowrank"`` carries factors, the initial matrices shared
-    by the grid (``residual`` picks the residual network), and loops over seeds (``lax.map``):
-    each seed's products with W_l(0) are then plain matrix products over the grid, which XLA
-    runs faster on CPU than the same products batched over seeds (measured: 12 vs 16-21 s for
-    the 12-point grid of ``benchmarks/bench_engine.py`` at T=20).
+    rate); ``path="lowrank"`` carries factors, the initial matrices shared by the grid
+    (``residual`` picks the residual network). ``seed_loop``: "vmap" (seeds batched) or "map"
+    (seeds one after another, ``lax.map``: each seed's products with W_l(0) are then plain
+    matrix products over the grid, which XLA runs faster on CPU than the same products
+    batched over seeds at large widths); None: :func:`seed_loop_for`.
     """
+    if seed_loop is None:
+        seed_loop = seed_loop_for(path, D=D, N=N, n_mid=n_mid)
 
     def one_seed(key):
         params, data = init_state(
@@ -201,9 +210,22 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, r
 
         return jax.vmap(one_eta)(eta0s)
 
-    if path == "lowrank":
+    if seed_loop == "map":
         return jax.lax.map(one_seed, keys)
     return jax.vmap(one_seed)(keys)
+
+
+# Seeds run one after another on the low-rank path once the matrices are this large (entries
+# of all matrices together; measured faster at N = 1024 for a 12-point grid and fast at
+# N = 256); below, seeds are batched (measured fine at N = 128), where the per-step overhead of
+# many small products would otherwise dominate.
+SEED_LOOP_ENTRIES = 2**17
+
+
+def seed_loop_for(path: str, *, D: int, N: int, n_mid: int) -> str:
+    """"map" on the low-rank path at large widths, else "vmap" (see :func:`run_grid`)."""
+    entries = N * D + n_mid * N * N
+    return "map" if path == "lowrank" and entries >= SEED_LOOP_ENTRIES else "vmap"
 
 
 # ----------------------------------------------------------------------------------------
@@ -211,13 +233,15 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, r
 # ----------------------------------------------------------------------------------------
 METHODS = ("auto", "lowrank", "dense")
 
-# The crossover between the two paths (measured: benchmarks/results/engine.md). Per step and
-# run, the dense path reads and writes every matrix, O(sum_l rows_l cols_l); the low-rank path
-# reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of T rows,
-# O(T sum_l (rows_l + cols_l)). Low rank wins while
+# The crossover between the two paths (measured: benchmarks/results/engine_crossover.md). Per
+# step and run, the dense path reads and writes every matrix, O(sum_l rows_l cols_l); the
+# low-rank path reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of
+# T rows, O(T sum_l (rows_l + cols_l)). Low rank is picked while
 #     T * sum_l (rows_l + cols_l) <= CROSSOVER * sum_l rows_l cols_l,
-# i.e. T <= CROSSOVER * N / 2 for N x N matrices.
-CROSSOVER = 1.0
+# i.e. T <= 0.75 N for N x N matrices. Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU):
+# 1.7 (N=256) and about 2 (N=128) for a 12-point grid, 2.6 (N=128) and above 20 (N=256) for one
+# learning rate; 1.5 keeps the low-rank path where it was faster in every measurement.
+CROSSOVER = 1.5
 
 
 def step_for(s: Setting):

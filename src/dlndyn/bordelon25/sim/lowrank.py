@@ -25,6 +25,7 @@ Plain and residual networks share this step (``residual``), with the same update
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -35,8 +36,10 @@ def lowrank_start(params, T: int):
     """Split dense initial params into read-only matrices and a zero low-rank state.
 
     Returns (mats, state): ``mats = (W^0, W^1, ..., W^{n_mid})`` (hidden or branch matrices
-    split out once, outside any step loop) and ``state = {"w", "U", "V"}`` with one (T, rows)
-    and one (T, cols) zero buffer per matrix.
+    split out once, outside any step loop) and ``state = {"w", "U", "V", "u", "v"}`` with one
+    (T, rows) and one (T, cols) zero buffer per matrix and the pending rows u, v: the term of
+    the last step, written into the buffers at the start of the next step (see
+    :func:`lowrank_step`).
     """
     n_mid = params["Ws"].shape[0]
     mats = (params["W0"],) + tuple(params["Ws"][i] for i in range(n_mid))
@@ -45,13 +48,16 @@ def lowrank_start(params, T: int):
         "w": params["w"],
         "U": tuple(jnp.zeros((T, m.shape[0]), dtype) for m in mats),
         "V": tuple(jnp.zeros((T, m.shape[1]), dtype) for m in mats),
+        "u": tuple(jnp.zeros((m.shape[0],), dtype) for m in mats),
+        "v": tuple(jnp.zeros((m.shape[1],), dtype) for m in mats),
     }
     return mats, state
 
 
 def materialize(mats, state):
-    """The dense params {W0, Ws, w} of a low-rank state: W_l(0) + U_l^T V_l."""
-    dense = [m + U.T @ V for m, U, V in zip(mats, state["U"], state["V"])]
+    """The dense params {W0, Ws, w} of a low-rank state: W_l(0) + U_l^T V_l + u_l v_l^T."""
+    dense = [m + U.T @ V + jnp.outer(u, v)
+             for m, U, V, u, v in zip(mats, state["U"], state["V"], state["u"], state["v"])]
     N = mats[0].shape[0]
     Ws = jnp.stack(dense[1:]) if len(dense) > 1 else jnp.zeros((0, N, N), mats[0].dtype)
     return {"W0": dense[0], "Ws": Ws, "w": state["w"]}
@@ -70,15 +76,24 @@ def _mtv(W, U, V, g):
 
 
 def lowrank_step(mats, state, t, X, y, eta0, gamma, branch=None, *, residual: bool = False):
-    """One exact GD step in low-rank form, writing row ``t`` of every factor.
+    """One exact GD step in low-rank form at step ``t``.
 
+    The pending term of step t - 1 is first written into row t - 1 of the buffers, which are
+    then only read; the term of step t becomes the new pending row. (Writing row t after the
+    reads instead makes XLA copy every buffer on every step to keep the old one alive.)
     Returns (new state, train loss, beta before the step), as the dense steps do. ``branch``
     is the residual branch multiplier (unused by the plain network).
     """
     N, D = mats[0].shape
     P = X.shape[0]
     n_mid = len(mats) - 1
-    U, V = state["U"], state["V"]
+    row = jnp.maximum(t - 1, 0)  # at t = 0 the pending rows are zero, as is row 0
+
+    def put(buf, r):
+        return jax.lax.dynamic_update_slice(buf, r[None].astype(buf.dtype), (row, 0))
+
+    U = tuple(put(b, r) for b, r in zip(state["U"], state["u"]))
+    V = tuple(put(b, r) for b, r in zip(state["V"], state["v"]))
     sN, sD = np.sqrt(N), np.sqrt(D)
 
     # backward vectors g^L = w, g^l from g^{l+1} through matrix l (l = n_mid .. 1)
@@ -103,24 +118,30 @@ def lowrank_step(mats, state, t, X, y, eta0, gamma, branch=None, *, residual: bo
 
     c = update_scale(eta0, gamma)
     c_mid = c * branch / sN if residual else c / sN
-    new_U = (U[0].at[t].set(c * gs[0] / sD),) + tuple(
-        U[l].at[t].set(c_mid * gs[l]) for l in range(1, n_mid + 1))
-    new_V = (V[0].at[t].set(a),) + tuple(V[l].at[t].set(hs[l - 1]) for l in range(1, n_mid + 1))
-    new = {"w": state["w"] + c * hs[-1], "U": new_U, "V": new_V}
+    new = {
+        "w": state["w"] + c * hs[-1],
+        "U": U,
+        "V": V,
+        "u": (c * gs[0] / sD,) + tuple(c_mid * gs[l] for l in range(1, n_mid + 1)),
+        "v": (a,) + tuple(hs[l - 1] for l in range(1, n_mid + 1)),
+    }
     return new, delta @ delta / P, beta
 
 
 def freeze(ok, new, old, t):
     """The state a run carries on from after step ``t``: ``new`` if ``ok``, else ``old``.
 
-    Only row ``t`` of a factor differs between the two (``old`` has zeros there), so only that
-    row is selected: a frozen run reads and writes O(rows + cols) per matrix, not its buffers.
+    The buffers of ``new`` differ from ``old`` only by the pending rows of step t - 1, which
+    were zeroed when that step was not ok; so the buffers pass through and only ``w`` and the
+    pending rows are selected (zeros when not ok): a frozen run never selects whole buffers.
     """
-    def row(buf):
-        return buf.at[t].set(jnp.where(ok, buf[t], jnp.zeros_like(buf[t])))
+    def gate(r):
+        return jnp.where(ok, r, jnp.zeros_like(r))
 
     return {
         "w": jnp.where(ok, new["w"], old["w"]),
-        "U": tuple(row(b) for b in new["U"]),
-        "V": tuple(row(b) for b in new["V"]),
+        "U": new["U"],
+        "V": new["V"],
+        "u": tuple(gate(r) for r in new["u"]),
+        "v": tuple(gate(r) for r in new["v"]),
     }
