@@ -51,7 +51,7 @@ def use_compile_cache(path) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def scan_frozen(step, state, steps: int, *, factor: float = 1e3, freeze=None):
+def scan_frozen(step, state, steps: int, *, factor: float = 1e3, freeze=None, runs=()):
     """Scan ``step(state, t) -> (new_state, metrics)`` over ``steps``, freezing on divergence.
 
     ``metrics`` is a tuple of scalars whose first entry is the monitored loss. A run diverges
@@ -62,6 +62,9 @@ def scan_frozen(step, state, steps: int, *, factor: float = 1e3, freeze=None):
     ``freeze(ok, new, old, t)``, if given, returns the state to carry on from: ``new`` where
     ``ok``, else ``old``. The default selects every leaf; a state that changes in one place
     per step (a row of a buffer) can select only that place instead of whole buffers.
+
+    ``runs``: the shape of a batch of runs stepped together (each metric then has this shape,
+    and every run is monitored and frozen on its own; ``freeze`` must broadcast ``ok``).
     """
     if freeze is None:
         def freeze(ok, new, old, t):
@@ -80,6 +83,6 @@ def scan_frozen(step, state, steps: int, *, factor: float = 1e3, freeze=None):
         return (state, ok, threshold), (metrics, ~ok)
 
     dtype = jnp.result_type(float)
-    carry = (state, jnp.array(True), jnp.array(jnp.inf, dtype))
+    carry = (state, jnp.ones(runs, bool), jnp.full(runs, jnp.inf, dtype))
     (state, _, _), (metrics, diverged) = jax.lax.scan(body, carry, jnp.arange(steps))
     return state, metrics, diverged

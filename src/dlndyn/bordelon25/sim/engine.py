@@ -37,7 +37,7 @@ import pandas as pd
 from ...core.train import check_dtype, precision, replicate_keys, scan_frozen
 from ..conventions import DIVERGENCE_FACTOR, readout, update_scale
 from ..setting import Setting, spectrum
-from .lowrank import freeze, lowrank_start, lowrank_step
+from .lowrank import freeze, lowrank_start, lowrank_update, write_pending
 from .residual import residual_step
 
 
@@ -156,76 +156,76 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
     return test_l, train_l, diverged
 
 
-def train_lowrank(mats, state, data, eta0, gamma, sigma, branch, *, T: int, P: int,
+def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: int,
                   residual: bool):
-    """The low-rank path: scan :func:`.lowrank.lowrank_step` over T steps from (mats, state)
-    of :func:`.lowrank.lowrank_start`, freezing a run at the step its loss diverges.
+    """The low-rank path for all seeds x learning rates: arrays (S, E, T) as :func:`train`.
 
-    ``mats`` (the initial matrices) and ``data`` are read-only: vmapped over a learning-rate
-    grid they stay unbatched, so the grid shares them. Same returns as :func:`train`.
+    ``mats`` and ``data`` have a leading seed axis, ``state`` (of :func:`.lowrank.lowrank_start`)
+    leading (seed, learning rate) axes. The scan over steps is outside the vmaps: each step
+    first writes the pending rows into the whole batched buffers (:func:`.lowrank.write_pending`,
+    one in-place update), then runs :func:`.lowrank.lowrank_update` vmapped over seeds and
+    the grid, ``mats`` and ``data`` unbatched over the grid, so the grid shares them: its
+    products with W_l(0) and the data are matrix-matrix products. A run is frozen at the step
+    its loss diverges (``scan_frozen``, elementwise over the runs).
     """
     dtype = mats[0].dtype
 
-    def step(state, t):
+    def one_run(mats, data, state, eta0, t):
         X, y = batch_at(data, t, P, sigma, dtype)
-        new, train_l, beta = lowrank_step(mats, state, t, X, y, eta0, gamma, branch,
-                                          residual=residual)
+        new, train_l, beta = lowrank_update(mats, state, X, y, eta0, gamma, branch,
+                                            residual=residual)
         return new, (test_loss(beta, data["beta_star"], sigma, data.get("lam")), train_l)
 
+    over_eta = jax.vmap(one_run, in_axes=(None, None, 0, 0, None))
+    over_seeds = jax.vmap(over_eta, in_axes=(0, 0, 0, None, None))
+
+    def step(state, t):
+        return over_seeds(mats, data, write_pending(state, t), eta0s, t)
+
+    runs = (mats[0].shape[0], eta0s.shape[0])
     _, (test_l, train_l), diverged = scan_frozen(step, state, T, factor=DIVERGENCE_FACTOR,
-                                                 freeze=freeze)
-    return test_l, train_l, diverged
+                                                 freeze=freeze, runs=runs)
+    # scan stacks steps first: (T, S, E) -> (S, E, T)
+    return tuple(jnp.moveaxis(x, 0, -1) for x in (test_l, train_l, diverged))
 
 
 @partial(jax.jit, static_argnames=("path", "step_fn", "residual", "D", "N", "P", "n_mid", "T",
                                    "online", "dtype", "seed_loop"))
 def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, residual=False,
-             D, N, P, n_mid, T, online, dtype, spectrum=None, seed_loop=None):
+             D, N, P, n_mid, T, online, dtype, spectrum=None, seed_loop="vmap"):
     """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T).
 
     ``path="dense"`` trains the full matrices with ``step_fn`` (one copy per seed and learning
     rate); ``path="lowrank"`` carries factors, the initial matrices shared by the grid
-    (``residual`` picks the residual network). ``seed_loop``: "vmap" (seeds batched) or "map"
-    (seeds one after another, ``lax.map``: each seed's products with W_l(0) are then plain
-    matrix products over the grid, which XLA runs faster on CPU than the same products
-    batched over seeds at large widths); None: :func:`seed_loop_for`.
+    (``residual`` picks the residual network), with the step loop outside the vmaps over
+    seeds and grid (:func:`train_lowrank`). ``seed_loop`` (dense path only): "vmap" (seeds
+    batched, the default) or "map" (seeds one after another, ``lax.map``), for measurements.
     """
-    if seed_loop is None:
-        seed_loop = seed_loop_for(path, D=D, N=N, n_mid=n_mid)
+
+    def init(key):
+        return init_state(key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online,
+                          dtype=dtype, spectrum=spectrum)
+
+    if path == "lowrank":
+        params, data = jax.vmap(init)(keys)
+        mats, state = jax.vmap(partial(lowrank_start, T=T))(params)
+        E = eta0s.shape[0]
+        state = jax.tree_util.tree_map(
+            lambda x: jnp.broadcast_to(x[:, None], (x.shape[0], E) + x.shape[1:]), state)
+        return train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, T=T, P=P,
+                             residual=residual)
 
     def one_seed(key):
-        params, data = init_state(
-            key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online, dtype=dtype,
-            spectrum=spectrum,
-        )
-        if path == "lowrank":
-            mats, state = lowrank_start(params, T)
+        params, data = init(key)
 
-            def one_eta(eta0):
-                return train_lowrank(mats, state, data, eta0, gamma, sigma, branch, T=T, P=P,
-                                     residual=residual)
-        else:
-            def one_eta(eta0):
-                return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
+        def one_eta(eta0):
+            return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
 
         return jax.vmap(one_eta)(eta0s)
 
     if seed_loop == "map":
         return jax.lax.map(one_seed, keys)
     return jax.vmap(one_seed)(keys)
-
-
-# Seeds run one after another on the low-rank path once the matrices are this large (entries
-# of all matrices together; measured faster at N = 1024 for a 12-point grid and fast at
-# N = 256); below, seeds are batched (measured fine at N = 128), where the per-step overhead of
-# many small products would otherwise dominate.
-SEED_LOOP_ENTRIES = 2**17
-
-
-def seed_loop_for(path: str, *, D: int, N: int, n_mid: int) -> str:
-    """"map" on the low-rank path at large widths, else "vmap" (see :func:`run_grid`)."""
-    entries = N * D + n_mid * N * N
-    return "map" if path == "lowrank" and entries >= SEED_LOOP_ENTRIES else "vmap"
 
 
 # ----------------------------------------------------------------------------------------

@@ -75,25 +75,46 @@ def _mtv(W, U, V, g):
     return g @ W + (U @ g) @ V
 
 
-def lowrank_step(mats, state, t, X, y, eta0, gamma, branch=None, *, residual: bool = False):
-    """One exact GD step in low-rank form at step ``t``.
+def write_pending(state, t):
+    """Write the pending rows (the term of step t - 1) into row t - 1 of the buffers.
 
-    The pending term of step t - 1 is first written into row t - 1 of the buffers, which are
-    then only read; the term of step t becomes the new pending row. (Writing row t after the
-    reads instead makes XLA copy every buffer on every step to keep the old one alive.)
-    Returns (new state, train loss, beta before the step), as the dense steps do. ``branch``
-    is the residual branch multiplier (unused by the plain network).
+    Works on a single run's state and on states with leading batch axes (seeds, learning
+    rates) alike: one plain dynamic-update-slice per buffer. The engine calls it on the whole
+    batched state, outside any vmap: vmapped, JAX turns it into a scatter, whose bounds check
+    reads the buffer it writes, and XLA then copies every buffer on every step.
+    """
+    row = jnp.maximum(t - 1, 0)  # at t = 0 the pending rows are zero, as is row 0
+
+    def put(buf, r):
+        start = (0,) * (buf.ndim - 2) + (row, 0)
+        return jax.lax.dynamic_update_slice(buf, r[..., None, :].astype(buf.dtype), start)
+
+    return {**state,
+            "U": tuple(put(b, r) for b, r in zip(state["U"], state["u"])),
+            "V": tuple(put(b, r) for b, r in zip(state["V"], state["v"]))}
+
+
+def lowrank_step(mats, state, t, X, y, eta0, gamma, branch=None, *, residual: bool = False):
+    """One exact GD step in low-rank form at step ``t``: :func:`write_pending`, then
+    :func:`lowrank_update`. Returns (new state, train loss, beta before the step), as the
+    dense steps do.
+    """
+    return lowrank_update(mats, write_pending(state, t), X, y, eta0, gamma, branch,
+                          residual=residual)
+
+
+def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: bool = False):
+    """The step on a state whose buffers hold every term up to the last step: they are only
+    read; the term of this step becomes the new pending row (written at the next step, so
+    that the buffers are never read after a write in the same step).
+
+    Returns (new state, train loss, beta before the step). ``branch`` is the residual branch
+    multiplier (unused by the plain network).
     """
     N, D = mats[0].shape
     P = X.shape[0]
     n_mid = len(mats) - 1
-    row = jnp.maximum(t - 1, 0)  # at t = 0 the pending rows are zero, as is row 0
-
-    def put(buf, r):
-        return jax.lax.dynamic_update_slice(buf, r[None].astype(buf.dtype), (row, 0))
-
-    U = tuple(put(b, r) for b, r in zip(state["U"], state["u"]))
-    V = tuple(put(b, r) for b, r in zip(state["V"], state["v"]))
+    U, V = state["U"], state["V"]
     sN, sD = np.sqrt(N), np.sqrt(D)
 
     # backward vectors g^L = w, g^l from g^{l+1} through matrix l (l = n_mid .. 1)
@@ -135,6 +156,8 @@ def freeze(ok, new, old, t):
     were zeroed when that step was not ok; so the buffers pass through and only ``w`` and the
     pending rows are selected (zeros when not ok): a frozen run never selects whole buffers.
     """
+    ok = jnp.asarray(ok)[..., None]  # batched runs: ok has the leading axes of the state
+
     def gate(r):
         return jnp.where(ok, r, jnp.zeros_like(r))
 
