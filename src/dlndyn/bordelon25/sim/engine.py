@@ -238,10 +238,12 @@ METHODS = ("auto", "lowrank", "dense")
 # low-rank path reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of
 # T rows, O(T sum_l (rows_l + cols_l)). Low rank is picked while
 #     T * sum_l (rows_l + cols_l) <= CROSSOVER * sum_l rows_l cols_l,
-# i.e. T <= 0.75 N for N x N matrices. Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU):
-# 1.7 (N=256) and about 2 (N=128) for a 12-point grid, 2.6 (N=128) and above 20 (N=256) for one
-# learning rate; 1.5 keeps the low-rank path where it was faster in every measurement.
-CROSSOVER = 1.5
+# i.e. T <= N / 2 for N x N matrices. Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU, a
+# shared 2-core machine under load 8-14, with low-rank code that still copied its buffers every
+# step, so lower bounds for today's): 1.0 (N=128) and 1.7 / 4.7 (N=256, two runs) for a
+# 12-point grid, 2.5 (N=128) and 26 / 1.5 (N=256) for one learning rate. 1.0 keeps the
+# low-rank path where it was faster in every measurement.
+CROSSOVER = 1.0
 
 
 def step_for(s: Setting):
