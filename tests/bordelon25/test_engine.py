@@ -383,8 +383,11 @@ def test_float64_runs_in_float64_and_leaves_the_flag_alone():
     low32 = simulate(s, method="lowrank", dtype="float32", **kw)
     assert bool(jax.config.jax_enable_x64) == before
     np.testing.assert_allclose(low64.test_loss, dense64.test_loss, rtol=1e-12)
-    rel32 = np.max(np.abs(low32.test_loss - low64.test_loss) / low64.test_loss)
-    assert 1e-10 < rel32 < 1e-4  # float32 really is coarser
+    # (float32 and float64 draw different initial weights, so their numbers are not compared;)
+    # a float32 run's losses are float32 numbers, a float64 run's are not
+    x32, x64 = low32.test_loss.to_numpy(), low64.test_loss.to_numpy()
+    assert np.array_equal(x32, x32.astype(np.float32).astype(np.float64))
+    assert np.mean(x64 != x64.astype(np.float32).astype(np.float64)) > 0.9
 
 
 def test_choose_path_rule():
