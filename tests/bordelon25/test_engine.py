@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 
 from dlndyn import Setting, simulate
+from dlndyn.bordelon25.sim import engine
 from dlndyn.bordelon25.sim.engine import batch_at, init_state, rank_one_step, replicate_keys
-from dlndyn.bordelon25.sim.reference import autodiff_step
+from dlndyn.bordelon25.sim.lowrank import lowrank_start, lowrank_step, materialize
+from dlndyn.bordelon25.sim.reference import autodiff_step, residual_autodiff_step
 
 
 def numpy_beta(params, gamma):
@@ -175,9 +177,9 @@ BASE = Setting(L=2, nu=1.0, alpha=1.5, gamma0=1.0, eta0=0.1, T=12, sigma=0.2)
 GRID = [0.05, 0.2, 200.0, 1e6]
 
 
-@pytest.fixture(scope="module")
-def grid_table():
-    return simulate(BASE, D=24, seeds=3, seed=2, eta0_grid=GRID)
+@pytest.fixture(scope="module", params=["lowrank", "dense"])
+def grid_table(request):
+    return simulate(BASE, D=24, seeds=3, seed=2, eta0_grid=GRID, method=request.param)
 
 
 def test_divergence_flags_and_inf(grid_table):
@@ -206,7 +208,7 @@ def test_divergence_flags_and_inf(grid_table):
 def test_eta0_grid_equals_separate_runs(grid_table):
     assert sorted(grid_table.eta0.unique()) == sorted(GRID)
     for eta0 in GRID:
-        alone = simulate(BASE.replace(eta0=eta0), D=24, seeds=3, seed=2)
+        alone = simulate(BASE.replace(eta0=eta0), D=24, seeds=3, seed=2, method="lowrank")
         assert "eta0" not in alone.columns
         part = grid_table[grid_table.eta0 == eta0].drop(columns="eta0").reset_index(drop=True)
         pd.testing.assert_frame_equal(part[["seed", "step", "diverged"]],
@@ -227,9 +229,27 @@ def test_same_seed_same_table_other_seed_other_table():
     assert len(np.unique(per_seed)) == len(per_seed)
 
 
-def test_bad_seeds_argument():
+@pytest.mark.parametrize("seeds", [0, -2, 2.5, "3", True, None])
+def test_bad_seeds_argument(seeds):
     with pytest.raises(ValueError, match="seeds"):
-        simulate(BASE, D=24, seeds=0)
+        simulate(BASE, D=24, seeds=seeds)
+
+
+@pytest.mark.parametrize("grid", [[], np.array([]), [0.1, float("nan")], [0.1, float("inf")],
+                                  [-0.1, 0.2], [[0.1, 0.2]], ["fast"]])
+def test_bad_eta0_grid_argument(grid):
+    with pytest.raises(ValueError, match="eta0_grid"):
+        simulate(BASE, D=24, seeds=2, eta0_grid=grid)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"dtype": "float16"}, "dtype"),
+                                          ({"dtype": "bfloat16"}, "dtype"),
+                                          ({"method": "sparse"}, "method"),
+                                          ({"method": "lowrank", "step_fn": autodiff_step},
+                                           "step_fn")])
+def test_bad_dtype_and_method_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        simulate(BASE, D=24, seeds=2, **kwargs)
 
 
 # ----------------------------------------------------------------------------------------
@@ -251,3 +271,141 @@ def test_onepass_batch_loss_unbiased_for_test_loss(onepass_table):
     # training works under SGD
     per_step = table.groupby("step").test_loss.mean()
     assert per_step.iloc[-1] < 0.8 * per_step.iloc[0]
+
+
+# ----------------------------------------------------------------------------------------
+# The low-rank path: exact against jax.grad for every architecture, equal to the dense path
+# ----------------------------------------------------------------------------------------
+LOWRANK_CASES = {
+    "plain-L1-fullbatch": Setting(L=1, nu=1.5, alpha=1.25, gamma0=1.3, eta0=0.2, sigma=0.3),
+    "plain-L3-fullbatch-ntk": Setting(L=3, nu=1.5, alpha=1.25, gamma0=1.3, eta0=0.05,
+                                      sigma=0.3, param="ntk"),
+    "plain-L2-online": Setting(L=2, nu=1.5, alpha_B=0.5, gamma0=1.3, eta0=0.2, sigma=0.3),
+    "residual-L3-fullbatch": Setting(L=3, nu=1.0, alpha=1.5, gamma0=0.9, eta0=0.05,
+                                     residual=True, beta0=1.3, sigma=0.2),
+    "residual-L2-online-fixed": Setting(L=2, nu=1.0, alpha_B=0.75, gamma0=0.9, eta0=0.05,
+                                        residual=True, beta0=0.6, branch_scale="fixed"),
+    "powerlaw-L2-fullbatch": Setting(L=2, nu=1.0, alpha=2.0, gamma0=1.0, eta0=0.1,
+                                     data="powerlaw", capacity=1.2, source=0.8),
+    "powerlaw-L1-online": Setting(L=1, nu=2.0, alpha_B=1.0, gamma0=1.0, eta0=0.1,
+                                  data="powerlaw", capacity=0.6, source=1.0),
+}
+
+
+def _reference_step(s):
+    return residual_autodiff_step if s.residual else autodiff_step
+
+
+@pytest.mark.parametrize("name", list(LOWRANK_CASES))
+def test_lowrank_steps_match_autodiff_float64(x64, name):
+    """Step by step in float64: the materialized W(0) + U^T V against jax.grad's iterates."""
+    s = LOWRANK_CASES[name]
+    D, T = 10, 4
+    sz = s.sizes(D)
+    n_mid = s.L if s.residual else s.L - 1
+    spec = None
+    if s.data == "powerlaw":
+        from dlndyn import spectrum
+        spec = tuple(jnp.asarray(a, jnp.float64) for a in spectrum(s.capacity, s.source, D))
+    params, data = init_state(jax.random.key(5), D=D, N=sz["N"], P=sz["P"], n_mid=n_mid,
+                              sigma=s.sigma, online=s.online, dtype=jnp.float64,
+                              spectrum=spec)
+    mats, state = lowrank_start(params, T)
+    ref = jax.jit(_reference_step(s))
+    fast = jax.jit(lowrank_step, static_argnames="residual")
+    dense = params
+    for t in range(T):
+        X, y = batch_at(data, t, sz["P"], s.sigma, jnp.float64)
+        state, train_l, beta_l = fast(mats, state, t, X, y, s.eta0, s.gamma, s.branch,
+                                      residual=s.residual)
+        new_dense, train_a, beta_a = ref(dense, X, y, s.eta0, s.gamma, s.branch)
+        assert float(train_l) == pytest.approx(float(train_a), rel=1e-11)
+        np.testing.assert_allclose(beta_l, beta_a, rtol=1e-10, atol=1e-12)
+        got = materialize(mats, state)
+        for leaf in ("W0", "Ws", "w"):
+            moved = np.max(np.abs(np.asarray(new_dense[leaf]) - np.asarray(dense[leaf])),
+                           initial=0.0)
+            if leaf != "Ws" or n_mid:
+                assert moved > 1e-4, f"{leaf} did not move"
+            np.testing.assert_allclose(got[leaf], new_dense[leaf], rtol=0,
+                                       atol=1e-11 * max(moved, 1e-300) + 1e-13, err_msg=leaf)
+        dense = new_dense
+        # the initial matrices are never written; rows >= t + 1 of every factor are still 0
+        for U, V in zip(state["U"], state["V"]):
+            assert not np.any(np.asarray(U)[t + 1:]) and not np.any(np.asarray(V)[t + 1:])
+    assert np.array_equal(np.asarray(mats[0]), np.asarray(params["W0"]))
+
+
+# whole runs: one case per architecture (each compiles twice; the steps of every case are
+# checked above, and the dense path against the low-rank one in the tests below)
+@pytest.mark.parametrize("name", ["plain-L3-fullbatch-ntk", "plain-L2-online",
+                                  "residual-L3-fullbatch", "powerlaw-L1-online"])
+def test_simulate_lowrank_matches_autodiff(name):
+    """Whole runs in float64 through ``simulate`` (scan, grid vmap, seed loop): low rank ==
+    jax.grad."""
+    s = LOWRANK_CASES[name].replace(T=6)
+    kw = dict(D=10, seeds=2, seed=4, dtype="float64")
+    low = simulate(s, method="lowrank", **kw)
+    slow = simulate(s, step_fn=_reference_step(s), **kw)
+    assert not low.diverged.any()
+    for other in (slow,):
+        pd.testing.assert_frame_equal(low[["seed", "step", "diverged"]],
+                                      other[["seed", "step", "diverged"]])
+        for col in ("train_loss", "test_loss"):
+            np.testing.assert_allclose(low[col], other[col], rtol=1e-10)
+    per_step = low.groupby("step").test_loss.mean()
+    if not s.online:  # (one-pass SGD at D=10 is too noisy to go down in 6 steps)
+        assert per_step.iloc[-1] < per_step.iloc[0]  # it trains
+
+
+def test_lowrank_and_dense_agree_on_a_grid_with_divergence():
+    """float32, the grid of the divergence tests: same flags, losses to float32 rounding."""
+    kw = dict(D=24, seeds=3, seed=2, eta0_grid=GRID)
+    low = simulate(BASE, method="lowrank", **kw)
+    dense = simulate(BASE, method="dense", **kw)
+    pd.testing.assert_frame_equal(low[["seed", "eta0", "step", "diverged"]],
+                                  dense[["seed", "eta0", "step", "diverged"]])
+    assert low.diverged.any() and not low.diverged.all()
+    ok = ~low.diverged
+    for col in ("train_loss", "test_loss"):
+        assert np.all(np.isinf(low[col][~ok]))
+        np.testing.assert_allclose(low[col][ok], dense[col][ok], rtol=2e-5)
+
+
+def test_float64_runs_in_float64_and_leaves_the_flag_alone():
+    """dtype="float64" without switching JAX's x64 mode on first: the numbers are float64
+    (low rank and dense agree to 1e-12, which float32 cannot), and the flag is restored."""
+    before = bool(jax.config.jax_enable_x64)
+    kw = dict(D=12, seeds=2, seed=1)
+    s = BASE.replace(T=8)
+    low64 = simulate(s, method="lowrank", dtype="float64", **kw)
+    dense64 = simulate(s, method="dense", dtype="float64", **kw)
+    low32 = simulate(s, method="lowrank", dtype="float32", **kw)
+    assert bool(jax.config.jax_enable_x64) == before
+    np.testing.assert_allclose(low64.test_loss, dense64.test_loss, rtol=1e-12)
+    # (float32 and float64 draw different initial weights, so their numbers are not compared;)
+    # a float32 run's losses are float32 numbers, a float64 run's are not
+    x32, x64 = low32.test_loss.to_numpy(), low64.test_loss.to_numpy()
+    assert np.array_equal(x32, x32.astype(np.float32).astype(np.float64))
+    assert np.mean(x64 != x64.astype(np.float32).astype(np.float64)) > 0.9
+
+
+def test_choose_path_rule():
+    sz = Setting(L=3, nu=2.0, alpha=2.0).sizes(512)  # N = 1024, D = 512
+    shapes = engine.matrix_shapes(sz, 2)
+    assert shapes == [(1024, 512), (1024, 1024), (1024, 1024)]
+    t_star = engine.CROSSOVER * sum(r * c for r, c in shapes) / sum(r + c for r, c in shapes)
+    assert engine.choose_path(sz, 2, int(t_star)) == "lowrank"
+    assert engine.choose_path(sz, 2, int(t_star) + 1) == "dense"
+    assert engine.choose_path(sz, 2, 100) == "lowrank"  # the benchmark's setting
+    assert engine.choose_path(Setting(nu=1.0).sizes(16), 0, 5000) == "dense"
+
+
+def test_auto_picks_dense_past_the_crossover():
+    """A long run on a narrow network goes dense and gives the low-rank numbers."""
+    s = Setting(L=2, nu=1.0, alpha=2.0, eta0=0.1, T=40)
+    kw = dict(D=4, seeds=2, seed=0, dtype="float64")
+    assert engine.choose_path(s.sizes(4), 1, s.T) == "dense"
+    auto = simulate(s, **kw)
+    low = simulate(s, method="lowrank", **kw)
+    np.testing.assert_allclose(auto.test_loss, low.test_loss, rtol=1e-10)

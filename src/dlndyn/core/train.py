@@ -51,14 +51,24 @@ def use_compile_cache(path) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def scan_frozen(step, state, steps: int, *, factor: float = 1e3):
+def scan_frozen(step, state, steps: int, *, factor: float = 1e3, freeze=None, runs=()):
     """Scan ``step(state, t) -> (new_state, metrics)`` over ``steps``, freezing on divergence.
 
     ``metrics`` is a tuple of scalars whose first entry is the monitored loss. A run diverges
     at the first step where any metric is non-finite or the monitored loss exceeds
     ``factor * max(1, its value at t = 0)``; from then on the state stays frozen and every
     metric reads inf. Returns (final state, stacked metrics, diverged flags per step).
+
+    ``freeze(ok, new, old, t)``, if given, returns the state to carry on from: ``new`` where
+    ``ok``, else ``old``. The default selects every leaf; a state that changes in one place
+    per step (a row of a buffer) can select only that place instead of whole buffers.
+
+    ``runs``: the shape of a batch of runs stepped together (each metric then has this shape,
+    and every run is monitored and frozen on its own; ``freeze`` must broadcast ``ok``).
     """
+    if freeze is None:
+        def freeze(ok, new, old, t):
+            return jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)
 
     def body(carry, t):
         state, alive, threshold = carry
@@ -68,11 +78,11 @@ def scan_frozen(step, state, steps: int, *, factor: float = 1e3):
         ok = alive & (loss < threshold)
         for m in metrics:
             ok = ok & jnp.isfinite(m)
-        state = jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, state)
+        state = freeze(ok, new, state, t)
         metrics = tuple(jnp.where(ok, m, jnp.inf) for m in metrics)
         return (state, ok, threshold), (metrics, ~ok)
 
     dtype = jnp.result_type(float)
-    carry = (state, jnp.array(True), jnp.array(jnp.inf, dtype))
+    carry = (state, jnp.ones(runs, bool), jnp.full(runs, jnp.inf, dtype))
     (state, _, _), (metrics, diverged) = jax.lax.scan(body, carry, jnp.arange(steps))
     return state, metrics, diverged

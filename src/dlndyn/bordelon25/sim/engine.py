@@ -10,8 +10,15 @@ a = sqrt(D) X^T Delta / P, one GD step on half the loss is
 
 where g^L = w, g^l = W^l^T g^{l+1} / sqrt(N) are the (input-independent) backward vectors and
 h^l_a the forward pass of a. A step costs O(P D + N D + L N^2) instead of autodiff's
-O(P (N D + L N^2)). Runs are jit-compiled, scanned over steps and vmapped over seeds and a
-learning-rate grid, so a whole sweep is one compiled call.
+O(P (N D + L N^2)). Runs are jit-compiled, scanned over steps and vmapped over a
+learning-rate grid and seeds, so a whole sweep is one compiled call.
+
+Two paths give the same numbers (up to rounding): the dense path updates every matrix in
+place (:func:`rank_one_step`, :func:`.residual.residual_step`: each step reads a matrix three
+times and writes it once, per seed and learning rate); the low-rank path (:mod:`.lowrank`)
+keeps W_l(0) read-only, shared by the learning-rate grid, and carries the updates as factors
+(each step reads W_l(0) twice and writes one row per factor). :func:`choose_path` picks per
+run; ``simulate(..., method=...)`` forces one.
 
 Randomness: replicate r uses ``fold_in(key(seed), r)``, split into weights, teacher and data
 streams. The same seed gives the same initial weights and data to every setting of equal
@@ -27,9 +34,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ...core.train import replicate_keys, scan_frozen
+from ...core.train import check_dtype, precision, replicate_keys, scan_frozen
 from ..conventions import DIVERGENCE_FACTOR, readout, update_scale
 from ..setting import Setting, spectrum
+from .lowrank import freeze, lowrank_start, lowrank_update, write_pending
 from .residual import residual_step
 
 
@@ -132,7 +140,8 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
 
 
 def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
-    """Scan ``step_fn`` over T steps, freezing a run at the step its loss diverges.
+    """The dense path: scan ``step_fn`` over T steps on the full weight matrices, freezing a
+    run at the step its loss diverges.
 
     Returns per-step arrays (test_loss, train_loss, diverged); a diverged step reads inf.
     """
@@ -147,31 +156,169 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
     return test_l, train_l, diverged
 
 
-@partial(jax.jit, static_argnames=("step_fn", "D", "N", "P", "n_mid", "T", "online", "dtype"))
-def run_grid(keys, eta0s, gamma, sigma, branch, *, step_fn, D, N, P, n_mid, T, online, dtype,
-             spectrum=None):
-    """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T)."""
+def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: int,
+                  residual: bool):
+    """The low-rank path for all seeds x learning rates: arrays (S, E, T) as :func:`train`.
+
+    ``mats`` and ``data`` have a leading seed axis, ``state`` (of :func:`.lowrank.lowrank_start`)
+    leading (seed, learning rate) axes. The scan over steps is outside the vmaps: each step
+    first writes the pending rows into the whole batched buffers (:func:`.lowrank.write_pending`,
+    one in-place update), then runs :func:`.lowrank.lowrank_update` vmapped over seeds and
+    the grid, ``mats`` and ``data`` unbatched over the grid, so the grid shares them: its
+    products with W_l(0) and the data are matrix-matrix products. A run is frozen at the step
+    its loss diverges (``scan_frozen``, elementwise over the runs).
+    """
+    dtype = mats[0].dtype
+
+    def one_run(mats, data, state, eta0, t):
+        X, y = batch_at(data, t, P, sigma, dtype)
+        new, train_l, beta = lowrank_update(mats, state, X, y, eta0, gamma, branch,
+                                            residual=residual)
+        return new, (test_loss(beta, data["beta_star"], sigma, data.get("lam")), train_l)
+
+    over_eta = jax.vmap(one_run, in_axes=(None, None, 0, 0, None))
+    over_seeds = jax.vmap(over_eta, in_axes=(0, 0, 0, None, None))
+
+    def step(state, t):
+        return over_seeds(mats, data, write_pending(state, t), eta0s, t)
+
+    runs = (mats[0].shape[0], eta0s.shape[0])
+    _, (test_l, train_l), diverged = scan_frozen(step, state, T, factor=DIVERGENCE_FACTOR,
+                                                 freeze=freeze, runs=runs)
+    # scan stacks steps first: (T, S, E) -> (S, E, T)
+    return tuple(jnp.moveaxis(x, 0, -1) for x in (test_l, train_l, diverged))
+
+
+@partial(jax.jit, static_argnames=("path", "step_fn", "residual", "D", "N", "P", "n_mid", "T",
+                                   "online", "dtype", "seed_loop"))
+def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, residual=False,
+             D, N, P, n_mid, T, online, dtype, spectrum=None, seed_loop="vmap"):
+    """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T).
+
+    ``path="dense"`` trains the full matrices with ``step_fn`` (one copy per seed and learning
+    rate); ``path="lowrank"`` carries factors, the initial matrices shared by the grid
+    (``residual`` picks the residual network), with the step loop outside the vmaps over
+    seeds and grid (:func:`train_lowrank`). ``seed_loop`` (dense path only): "vmap" (seeds
+    batched, the default) or "map" (seeds one after another, ``lax.map``), for measurements.
+    """
+
+    def init(key):
+        return init_state(key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online,
+                          dtype=dtype, spectrum=spectrum)
+
+    if path == "lowrank":
+        params, data = jax.vmap(init)(keys)
+        mats, state = jax.vmap(partial(lowrank_start, T=T))(params)
+        E = eta0s.shape[0]
+        state = jax.tree_util.tree_map(
+            lambda x: jnp.broadcast_to(x[:, None], (x.shape[0], E) + x.shape[1:]), state)
+        return train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, T=T, P=P,
+                             residual=residual)
 
     def one_seed(key):
-        params, data = init_state(
-            key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online, dtype=dtype,
-            spectrum=spectrum,
-        )
+        params, data = init(key)
 
         def one_eta(eta0):
             return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
 
         return jax.vmap(one_eta)(eta0s)
 
+    if seed_loop == "map":
+        return jax.lax.map(one_seed, keys)
     return jax.vmap(one_seed)(keys)
 
 
 # ----------------------------------------------------------------------------------------
 # Public entry point
 # ----------------------------------------------------------------------------------------
+METHODS = ("auto", "lowrank", "dense")
+
+# The crossover between the two paths (measured: benchmarks/results/engine_crossover.md). Per
+# step and run, the dense path reads and writes every matrix, O(sum_l rows_l cols_l); the
+# low-rank path reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of
+# T rows, O(T sum_l (rows_l + cols_l)). Low rank is picked while
+#     T * sum_l (rows_l + cols_l) <= CROSSOVER * sum_l rows_l cols_l,
+# i.e. T <= N / 2 for N x N matrices. Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU, a
+# shared 2-core machine under load 8-14, with low-rank code that still copied its buffers every
+# step, so lower bounds for today's): 1.0 (N=128) and 1.7 / 4.7 (N=256, two runs) for a
+# 12-point grid, 2.5 (N=128) and 26 / 1.5 (N=256) for one learning rate. 1.0 keeps the
+# low-rank path where it was faster in every measurement.
+CROSSOVER = 1.0
+
+
 def step_for(s: Setting):
-    """The exact GD step function for the architecture of ``s``."""
+    """The dense exact GD step function for the architecture of ``s``."""
     return residual_step if s.residual else rank_one_step
+
+
+def matrix_shapes(sizes: dict, n_mid: int):
+    """(rows, cols) of every weight matrix: W^0 (N x D) and n_mid N x N matrices."""
+    N, D = sizes["N"], sizes["D"]
+    return [(N, D)] + [(N, N)] * n_mid
+
+
+def choose_path(sizes: dict, n_mid: int, T: int) -> str:
+    """"lowrank" or "dense" for a run of T steps: the rule at :data:`CROSSOVER`."""
+    shapes = matrix_shapes(sizes, n_mid)
+    factor_cost = T * sum(r + c for r, c in shapes)
+    dense_cost = sum(r * c for r, c in shapes)
+    return "lowrank" if factor_cost <= CROSSOVER * dense_cost else "dense"
+
+
+def _check_seeds(seeds) -> int:
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ValueError(f"seeds={seeds!r}: must be a positive integer")
+    return int(seeds)
+
+
+def _check_grid(eta0_grid) -> np.ndarray:
+    try:
+        grid = np.asarray(eta0_grid, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"eta0_grid={eta0_grid!r}: must be a list of numbers") from None
+    if grid.ndim > 1:
+        raise ValueError(f"eta0_grid={eta0_grid!r}: must be one-dimensional")
+    grid = np.atleast_1d(grid)
+    if grid.size == 0:
+        raise ValueError("eta0_grid is empty: give at least one learning rate (or None)")
+    if not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise ValueError(f"eta0_grid={eta0_grid!r}: every value must be finite and >= 0")
+    return grid
+
+
+def grid_arguments(s: Setting, D: int, seeds: int, *, seed: int = 0, eta0_grid=None,
+                   dtype: str = "float32", step_fn=None, method: str = "auto"):
+    """The validated (args, kwargs) of :func:`run_grid` for :func:`simulate`'s arguments.
+
+    Call inside ``core.train.precision(dtype)``. Benchmarks use it to compile ahead of time
+    (``run_grid.lower(*args, **kwargs).compile()``) and time the run alone.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: must be one of {METHODS}")
+    if step_fn is not None and method == "lowrank":
+        raise ValueError("step_fn is a dense step: it cannot run with method='lowrank'")
+    seeds = _check_seeds(seeds)
+    jdtype = jnp.dtype(check_dtype(dtype))
+    grid = _check_grid(s.eta0 if eta0_grid is None else eta0_grid)
+    sizes = s.sizes(D)  # raises ValueError for infinite nu / alpha / alpha_B (gamma0=0 needs nu=inf)
+    n_mid = s.L if s.residual else s.L - 1
+    if step_fn is not None:
+        path = "dense"
+    elif method == "auto":
+        path = choose_path(sizes, n_mid, s.T)
+    else:
+        path = method
+    spec = None
+    if s.data == "powerlaw":
+        spec = tuple(jnp.asarray(a, jdtype) for a in spectrum(s.capacity, s.source, sizes["D"]))
+    args = (replicate_keys(seed, seeds), jnp.asarray(grid, jdtype), s.gamma, s.sigma, s.branch)
+    kwargs = dict(
+        path=path,
+        step_fn=(step_for(s) if step_fn is None else step_fn) if path == "dense" else None,
+        residual=s.residual, n_mid=n_mid, T=s.T, online=s.online, dtype=jdtype, spectrum=spec,
+        **sizes,
+    )
+    return args, kwargs
 
 
 def simulate(
@@ -183,48 +330,39 @@ def simulate(
     eta0_grid=None,
     dtype: str = "float32",
     step_fn=None,
+    method: str = "auto",
 ) -> pd.DataFrame:
     """Train finite networks of input dimension D and return a tidy table.
 
     Columns: seed, step, train_loss, test_loss, diverged (and eta0 when ``eta0_grid`` is
     given: then the whole grid runs in one compiled call and ``s.eta0`` is ignored).
     ``train_loss`` is the full training-set loss, or the batch loss under one-pass SGD.
-    ``step_fn`` overrides the step (e.g. the autodiff reference); by default the rank-one step
-    of the architecture. Power-law data (``s.data == "powerlaw"``) uses D eigen-directions
-    (:func:`dlndyn.bordelon25.setting.spectrum`). Limits (infinite nu, alpha or alpha_B; gamma0 = 0) are
-    rejected with a ValueError: they exist only in the theory.
+    Power-law data (``s.data == "powerlaw"``) uses D eigen-directions
+    (:func:`dlndyn.bordelon25.setting.spectrum`). Limits (infinite nu, alpha or alpha_B;
+    gamma0 = 0) are rejected with a ValueError: they exist only in the theory.
+
+    ``method``: "lowrank" (initial weights shared, training carried as factors:
+    :mod:`.lowrank`), "dense" (full matrices updated in place: :func:`rank_one_step`,
+    :func:`.residual.residual_step`) or "auto" (:func:`choose_path`). Both give the same
+    numbers up to rounding. ``step_fn`` overrides the dense step (e.g. the autodiff
+    reference) and implies the dense path. ``dtype`` "float64" runs in float64 (JAX's x64
+    mode is switched on for this call only).
     """
-    step_fn = step_for(s) if step_fn is None else step_fn
-    if int(seeds) < 1:
-        raise ValueError(f"seeds={seeds!r}: must be >= 1")
-    sizes = s.sizes(D)  # raises ValueError for infinite nu / alpha / alpha_B (gamma0=0 needs nu=inf)
-    spec = None
-    if s.data == "powerlaw":
-        spec = tuple(jnp.asarray(a, dtype) for a in spectrum(s.capacity, s.source, sizes["D"]))
-    grid = np.atleast_1d(np.asarray(s.eta0 if eta0_grid is None else eta0_grid, dtype=float))
-    test_l, train_l, diverged = run_grid(
-        replicate_keys(seed, seeds),
-        jnp.asarray(grid, dtype),
-        s.gamma,
-        s.sigma,
-        s.branch,
-        step_fn=step_fn,
-        n_mid=s.L if s.residual else s.L - 1,
-        T=s.T,
-        online=s.online,
-        dtype=jnp.dtype(dtype),
-        spectrum=spec,
-        **sizes,
-    )
+    grid = _check_grid(s.eta0 if eta0_grid is None else eta0_grid)
+    with precision(check_dtype(dtype)):
+        args, kwargs = grid_arguments(s, D, seeds, seed=seed, eta0_grid=grid, dtype=dtype,
+                                      step_fn=step_fn, method=method)
+        test_l, train_l, diverged = run_grid(*args, **kwargs)
+        test_l, train_l, diverged = (np.asarray(x) for x in (test_l, train_l, diverged))
     S, E, T = test_l.shape
     table = pd.DataFrame(
         {
             "seed": np.repeat(np.arange(S), E * T),
             "eta0": np.tile(np.repeat(grid, T), S),
             "step": np.tile(np.arange(T), S * E),
-            "train_loss": np.asarray(train_l, dtype=float).ravel(),
-            "test_loss": np.asarray(test_l, dtype=float).ravel(),
-            "diverged": np.asarray(diverged).ravel(),
+            "train_loss": train_l.astype(float).ravel(),
+            "test_loss": test_l.astype(float).ravel(),
+            "diverged": diverged.ravel(),
         }
     )
     if eta0_grid is None:

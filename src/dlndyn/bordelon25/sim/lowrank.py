@@ -1,0 +1,170 @@
+"""The low-rank form of exact GD: initial weights read-only, training carried as factors (JAX).
+
+Every GD step adds one rank-one term to each weight matrix (:mod:`.engine`), so after t steps
+
+    W_l(t) = W_l(0) + U_l(t)^T V_l(t),     U_l: (T, rows), V_l: (T, cols),
+
+where row s of U_l and V_l is the term added at step s (rows s >= t are still zero). A step
+multiplies by W_l(t) and W_l(t)^T as
+
+    W_l(t) x = W_l(0) x + U_l^T (V_l x),    W_l(t)^T g = W_l(0)^T g + V_l^T (U_l g),
+
+so it reads each W_l(0) twice (the backward and the forward pass), writes one row of each factor
+and nothing of size N^2. All points of a learning-rate grid start from the same W_l(0): vmapped
+over the grid with W_l(0) unbatched, their matrix-vector products with W_l(0) become one
+matrix-matrix product, and the data products X beta, X^T delta one product each too.
+
+The factor products cost O(T (rows + cols)) per matrix and run (the buffers hold all T rows
+from the start), against O(rows cols) for a dense step: past T ~ N the dense form is cheaper
+again, and :func:`dlndyn.bordelon25.sim.engine.choose_path` picks per run.
+
+Plain and residual networks share this step (``residual``), with the same update equations as
+:func:`.engine.rank_one_step` and :func:`.residual.residual_step`; conventions come from
+:mod:`dlndyn.bordelon25.conventions`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..conventions import readout, update_scale
+
+
+def lowrank_start(params, T: int):
+    """Split dense initial params into read-only matrices and a zero low-rank state.
+
+    Returns (mats, state): ``mats = (W^0, W^1, ..., W^{n_mid})`` (hidden or branch matrices
+    split out once, outside any step loop) and ``state = {"w", "U", "V", "u", "v"}`` with one
+    (T, rows) and one (T, cols) zero buffer per matrix and the pending rows u, v: the term of
+    the last step, written into the buffers at the start of the next step (see
+    :func:`lowrank_step`).
+    """
+    n_mid = params["Ws"].shape[0]
+    mats = (params["W0"],) + tuple(params["Ws"][i] for i in range(n_mid))
+    dtype = params["W0"].dtype
+    state = {
+        "w": params["w"],
+        "U": tuple(jnp.zeros((T, m.shape[0]), dtype) for m in mats),
+        "V": tuple(jnp.zeros((T, m.shape[1]), dtype) for m in mats),
+        "u": tuple(jnp.zeros((m.shape[0],), dtype) for m in mats),
+        "v": tuple(jnp.zeros((m.shape[1],), dtype) for m in mats),
+    }
+    return mats, state
+
+
+def materialize(mats, state):
+    """The dense params {W0, Ws, w} of a low-rank state: W_l(0) + U_l^T V_l + u_l v_l^T."""
+    dense = [m + U.T @ V + jnp.outer(u, v)
+             for m, U, V, u, v in zip(mats, state["U"], state["V"], state["u"], state["v"])]
+    N = mats[0].shape[0]
+    Ws = jnp.stack(dense[1:]) if len(dense) > 1 else jnp.zeros((0, N, N), mats[0].dtype)
+    return {"W0": dense[0], "Ws": Ws, "w": state["w"]}
+
+
+# Products are written so that every operand is used in its stored layout (x^T M rather than
+# M^T x): XLA on CPU otherwise copies a transposed buffer inside the step loop.
+def _mv(W, U, V, x):
+    """W(t) x with W(t) = W + U^T V."""
+    return W @ x + (V @ x) @ U
+
+
+def _mtv(W, U, V, g):
+    """W(t)^T g with W(t) = W + U^T V."""
+    return g @ W + (U @ g) @ V
+
+
+def write_pending(state, t):
+    """Write the pending rows (the term of step t - 1) into row t - 1 of the buffers.
+
+    Works on a single run's state and on states with leading batch axes (seeds, learning
+    rates) alike: one plain dynamic-update-slice per buffer. The engine calls it on the whole
+    batched state, outside any vmap: vmapped, JAX turns it into a scatter, whose bounds check
+    reads the buffer it writes, and XLA then copies every buffer on every step.
+    """
+    row = jnp.maximum(t - 1, 0)  # at t = 0 the pending rows are zero, as is row 0
+
+    def put(buf, r):
+        start = (0,) * (buf.ndim - 2) + (row, 0)
+        return jax.lax.dynamic_update_slice(buf, r[..., None, :].astype(buf.dtype), start)
+
+    return {**state,
+            "U": tuple(put(b, r) for b, r in zip(state["U"], state["u"])),
+            "V": tuple(put(b, r) for b, r in zip(state["V"], state["v"]))}
+
+
+def lowrank_step(mats, state, t, X, y, eta0, gamma, branch=None, *, residual: bool = False):
+    """One exact GD step in low-rank form at step ``t``: :func:`write_pending`, then
+    :func:`lowrank_update`. Returns (new state, train loss, beta before the step), as the
+    dense steps do.
+    """
+    return lowrank_update(mats, write_pending(state, t), X, y, eta0, gamma, branch,
+                          residual=residual)
+
+
+def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: bool = False):
+    """The step on a state whose buffers hold every term up to the last step: they are only
+    read; the term of this step becomes the new pending row (written at the next step, so
+    that the buffers are never read after a write in the same step).
+
+    Returns (new state, train loss, beta before the step). ``branch`` is the residual branch
+    multiplier (unused by the plain network).
+    """
+    N, D = mats[0].shape
+    P = X.shape[0]
+    n_mid = len(mats) - 1
+    U, V = state["U"], state["V"]
+    sN, sD = np.sqrt(N), np.sqrt(D)
+
+    # backward vectors g^L = w, g^l from g^{l+1} through matrix l (l = n_mid .. 1)
+    g = state["w"]
+    gs = [g]
+    for l in range(n_mid, 0, -1):
+        back = _mtv(mats[l], U[l], V[l], g) / sN
+        g = g + branch * back if residual else back
+        gs.append(g)
+    gs = gs[::-1]  # gs[0] = g^1, gs[l] = backward input of matrix l, gs[n_mid] = w
+    beta = readout(D, N, gamma) * _mtv(mats[0], U[0], V[0], gs[0])
+    delta = y - X @ beta / sD
+    a = sD * (X.T @ delta) / P
+
+    # forward pass of the pseudo-input a: hs[l] = input of matrix l + 1
+    h = _mv(mats[0], U[0], V[0], a) / sD
+    hs = [h]
+    for l in range(1, n_mid + 1):
+        fwd = _mv(mats[l], U[l], V[l], h) / sN
+        h = h + branch * fwd if residual else fwd
+        hs.append(h)
+
+    c = update_scale(eta0, gamma)
+    c_mid = c * branch / sN if residual else c / sN
+    new = {
+        "w": state["w"] + c * hs[-1],
+        "U": U,
+        "V": V,
+        "u": (c * gs[0] / sD,) + tuple(c_mid * gs[l] for l in range(1, n_mid + 1)),
+        "v": (a,) + tuple(hs[l - 1] for l in range(1, n_mid + 1)),
+    }
+    return new, delta @ delta / P, beta
+
+
+def freeze(ok, new, old, t):
+    """The state a run carries on from after step ``t``: ``new`` if ``ok``, else ``old``.
+
+    The buffers of ``new`` differ from ``old`` only by the pending rows of step t - 1, which
+    were zeroed when that step was not ok; so the buffers pass through and only ``w`` and the
+    pending rows are selected (zeros when not ok): a frozen run never selects whole buffers.
+    """
+    ok = jnp.asarray(ok)[..., None]  # batched runs: ok has the leading axes of the state
+
+    def gate(r):
+        return jnp.where(ok, r, jnp.zeros_like(r))
+
+    return {
+        "w": jnp.where(ok, new["w"], old["w"]),
+        "U": new["U"],
+        "V": new["V"],
+        "u": tuple(gate(r) for r in new["u"]),
+        "v": tuple(gate(r) for r in new["v"]),
+    }
