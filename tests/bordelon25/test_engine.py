@@ -23,7 +23,7 @@ from dlndyn.bordelon25.sim.reference import autodiff_step, residual_autodiff_ste
 
 
 def numpy_beta(params, gamma):
-    """beta = sqrt(D)/(gamma N) W0^T g^1 with g^L = w, g^l = W^l^T g^{l+1}/sqrt(N) (spec 1)."""
+    """beta = sqrt(D)/(gamma N) W0^T g^1 with g^L = w, g^l = W^l^T g^{l+1}/sqrt(N) (docs/bordelon25.md, section 1)."""
     W0 = np.asarray(params["W0"], dtype=np.float64)
     N, D = W0.shape
     g = np.asarray(params["w"], dtype=np.float64)
@@ -102,7 +102,7 @@ def test_single_steps_match_autodiff_float64(x64, L, online):
                 scale = np.max(np.abs(d_a))
                 assert scale > 1e-3, f"{leaf} did not move"
                 np.testing.assert_allclose(d_r, d_a, rtol=0, atol=1e-11 * scale, err_msg=leaf)
-            # each matrix update is rank one (spec 1)
+            # each matrix update is rank one (docs/bordelon25.md, section 1)
             dW0 = np.asarray(new_r["W0"]) - np.asarray(params["W0"])
             assert np.linalg.matrix_rank(dW0, tol=1e-9 * np.abs(dW0).max()) == 1
             # beta and the train loss against a plain numpy forward pass

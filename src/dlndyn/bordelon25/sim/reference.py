@@ -40,7 +40,7 @@ def autodiff_step(params, X, y, eta0, gamma, branch=None):
 
 
 # ----------------------------------------------------------------------------------------
-# Residual network (spec section 5): W^1..W^L are the branch matrices in params["Ws"]
+# Residual network (docs/bordelon25.md, section 5): W^1..W^L are the branch matrices in params["Ws"]
 # ----------------------------------------------------------------------------------------
 def residual_network(params, X, gamma, branch):
     """f(X) of the residual network: h <- h + branch W h / sqrt(N) for each block."""

@@ -1,4 +1,4 @@
-"""Exact forward time stepping of the per-mode DMFT (spec sections 4 and 7), plain networks.
+"""Exact forward time stepping of the per-mode DMFT (docs/bordelon25.md, sections 4 and 7), plain networks.
 
 The DMFT of :mod:`dlndyn.bordelon25.theory.dmft` is causal: the row t of every order parameter (C(t, s <= t),
 R(t, s <= t)) depends only on rows <= t. Instead of Picard sweeps over growing windows, this
@@ -16,7 +16,7 @@ data is the single mode (1, 1, 1). Per mode, with M = R_g^1/gamma + eta0 Theta*C
     v_k = beta*_k 1 - kappa zeta^0 - M a_k,   a_k = sqrt(lambda_k/rho) zeta^X + lambda_k R_D v_k
 
 (kappa^2 = 1/(gamma^2 nu) the initial output variance, rho = alpha or alpha_B), so
-G_k = (I + lambda_k M R_D)^{-1}, F_k = (I + lambda_k R_D M)^{-1} and the sums of spec section 7.
+G_k = (I + lambda_k M R_D)^{-1}, F_k = (I + lambda_k R_D M)^{-1} and the sums of docs/bordelon25.md, section 7.
 
 Limits as values. Everything is written in gamma^2, kappa^2, 1/rho and eta0, with the reduced
 responses R^_g = R_g/gamma, R^_h = R_h/gamma (finite as gamma -> 0): nu = inf gives kappa = 0,
