@@ -30,7 +30,7 @@ def test_c3_passive_subspaces_chain_across_layers(dmf):
 
 
 def test_rho_recursion_closed_form_f1_value():
-    # F1 setup: d = 30, L = 3, eps = 1, mean-loss eta = 1 -> rho_50 = 0.950961 (spec B.3)
+    # F1 setup: d = 30, L = 3, eps = 1, mean-loss eta = 1 -> rho_50 = 0.950961 (docs/yaras23.md)
     rho = measure.rho_recursion(1.0, 3, 1.0, 30 * 30, 50)
     assert rho[-1] == pytest.approx(0.950961, abs=5e-7)
     # one step by hand: rho_1 = 1 - 1/900

@@ -2,7 +2,7 @@
 
 :func:`plot_figure` draws one figure from the tables of :func:`dlndyn.yaras23.figures.compute`
 and :func:`checks_table` measures the C-quantities it shows (docs/yaras23.md, "Figures" and
-"Checks"), with the paper's value where the spec gives one.
+"Checks"), with the paper's value where the paper gives one.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def _compression_checks(t, cfg, fig_name):
             pred = eps**L * np.sqrt(d - 2 * r) / g.phi_norm.iloc[0]
             rows.append(_c("C4", "gap ||W_comp - W_orig||_F / ||Phi||_F at the last step",
                            g.gap.iloc[-1], pred,
-                           "paper column: eps^L sqrt(d-2r) / ||Phi||_F (spec B.9); to 10%"))
+                           "paper column: eps^L sqrt(d-2r) / ||Phi||_F (docs/yaras23.md); to 10%"))
             rows.append(_c("C4", "gap, max over the trajectory", g.gap.max(), pred, "to 10%"))
         rows.append(_c("C5" if mc else "C4", f"gamma={gamma:g}: final recovery error",
                        g.recovery_error.iloc[-1],

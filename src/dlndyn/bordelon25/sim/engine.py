@@ -1,6 +1,6 @@
 """Finite-network simulation: exact gradient descent with rank-one updates (JAX).
 
-A deep linear network's gradient on the whole data set is rank one per weight matrix (spec
+A deep linear network's gradient on the whole data set is rank one per weight matrix (docs/bordelon25.md,
 section 1). With residuals Delta = y - X beta / sqrt(D) and the "gradient pseudo-input"
 a = sqrt(D) X^T Delta / P, one GD step on half the loss is
 
