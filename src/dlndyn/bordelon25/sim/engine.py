@@ -233,7 +233,7 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, r
 # ----------------------------------------------------------------------------------------
 METHODS = ("auto", "lowrank", "dense")
 
-# The crossover between the two paths (measured: benchmarks/results/engine_crossover.md). Per
+# The crossover between the two paths (measured with benchmarks/bench_crossover.py, numbers below). Per
 # step and run, the dense path reads and writes every matrix, O(sum_l rows_l cols_l); the
 # low-rank path reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of
 # T rows, O(T sum_l (rows_l + cols_l)). Low rank is picked while
