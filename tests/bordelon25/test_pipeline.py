@@ -79,6 +79,8 @@ def test_shipped_configs_are_valid(names):
         (lambda c: F(c)["fig1"]["panels"]["a"]["vary"].update(nu=[1, 1.0]),
          "bordelon25.figures.fig1.panels.a.vary.nu"),
         (lambda c: F(c)["fig1"].update(layout=[1, 1]), "bordelon25.figures.fig1.layout"),
+        # a residual theory too large for memory is refused before anything runs
+        (lambda c: F(c)["fig4"]["base"].update(T=10**9), "bordelon25.figures.fig4.panels.a"),
         # a limit cannot be simulated
         (lambda c: F(c)["fig1"]["panels"]["a"]["vary"].update(nu=[float("inf")]),
          "bordelon25.figures.fig1.panels.a"),

@@ -56,6 +56,7 @@ def check_config(config: dict) -> dict:
                 for run in panel_runs(config, fig, panel):
                     if run.simulated:
                         run.setting.sizes(run.D)  # a limit (inf) cannot be simulated
+                    _check_theory_memory(run.setting)
             except (TypeError, ValueError) as err:
                 raise ConfigError(
                     f"config key 'bordelon25.figures.{fig}.panels.{panel}': {err}") from None
@@ -187,6 +188,18 @@ class Plan:
     theory: dict  # key -> theory job params
     sim_keys: dict  # figure -> sorted keys of the simulations it reads
     theory_keys: dict  # figure -> sorted keys of the theory solves it reads
+
+
+def _check_theory_memory(setting: Setting) -> None:
+    """Refuse up front a residual theory whose arrays cannot fit (instead of failing in a job)."""
+    if setting.residual:
+        from .theory.residual_stepper import memory_bytes
+        from .theory.stepper import MAX_BYTES
+
+        if memory_bytes(setting) > MAX_BYTES:
+            raise ValueError(f"the residual theory at L={setting.L}, T={setting.T} needs "
+                             f"{memory_bytes(setting) / 2**30:.1f} GiB (limit "
+                             f"{MAX_BYTES / 2**30:.0f} GiB): use a shorter horizon T")
 
 
 def plan(config: dict, *, seed: int, dtype: str) -> Plan:

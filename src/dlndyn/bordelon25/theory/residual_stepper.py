@@ -76,6 +76,11 @@ from ..setting import Setting
 from .stepper import MAX_BYTES, Modes, StepperResult, WeightData, _result
 
 
+def memory_bytes(s: Setting) -> int:
+    """Bytes of the T x T arrays the residual stepper holds (14 per layer, 9 more)."""
+    return (14 * s.L + 9) * s.T * s.T * 8
+
+
 class ResidualHidden:
     """The joint (layer, time) hidden process of the residual network, one row per step.
 
@@ -244,7 +249,7 @@ def step_residual(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> St
         raise ValueError(f"Setting.gamma0={s.gamma0!r}: the residual DMFT is written in "
                          "gamma (R/gamma, c = eta0 gamma); the lazy limit gamma -> 0 of a "
                          "residual network is not implemented")
-    need = (14 * s.L + 9) * s.T * s.T * 8  # ResidualHidden's T x T arrays
+    need = memory_bytes(s)
     if need > max_bytes:
         raise MemoryError(f"the residual stepper needs {need / 2**30:.1f} GiB for L={s.L}, "
                           f"T={s.T} (14 T x T arrays per layer): use a shorter horizon")
