@@ -68,6 +68,29 @@ rule bordelon25_theory:
         b25_jobs.write_theory(params.job, output[0], log[0])
 
 
+# Long solves (about L T^3 > jobs.LONG_THEORY, e.g. Figure 10's T = 2000) in processes of their
+# own, so that they run in parallel.
+# ------------------------------------------------------------------------------------------
+rule bordelon25_theory_long:
+    input:
+        sources("core/data.py", "bordelon25/setting.py", "bordelon25/conventions.py",
+                "bordelon25/jobs.py", "bordelon25/theory"),
+    output:
+        f"{B25_RES}/theory/long_{{key}}.parquet",
+    log:
+        f"{RESULTS}/logs/bordelon25/theory/long_{{key}}.log",
+    benchmark:
+        f"{BENCH}/bordelon25/theory/long_{{key}}.tsv"
+    params:
+        job=lambda w: B25_PLAN.theory[f"long_{w.key}"],
+    conda:
+        "../../environment.yml"
+    message:
+        "bordelon25 DMFT (long) {wildcards.key}"
+    script:
+        "../scripts/bordelon25/theory.py"
+
+
 # Summaries (agreement, optimal eta0, exponents) and plots only read tables: restyling a figure
 # reruns nothing upstream.
 # ------------------------------------------------------------------------------------------

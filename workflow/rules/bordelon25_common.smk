@@ -12,6 +12,7 @@ B25_FIG = f"{FIGDIR}/bordelon25"
 
 wildcard_constraints:
     b25fig="fig[0-9]+",
+    key="(?!long_)[^/]+",
     summary="|".join(b25.SUMMARIES),
 
 

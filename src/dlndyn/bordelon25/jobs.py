@@ -36,12 +36,27 @@ def theory_job(setting: Setting, *, D: int, modes, bins, eta0_grid) -> dict:
             "eta0_grid": None if eta0_grid is None else list(eta0_grid)}
 
 
+# A theory solve costs about L T^3 operations per eta0 (the forward steppers). Above this it
+# runs as a process of its own (rule bordelon25_theory_long, truly parallel); below it, inside
+# Snakemake's process, where a new process would cost more than the solve.
+LONG_THEORY = 2e9
+
+
+def is_long_theory(job: dict) -> bool:
+    s = job["setting"]
+    return len(job["eta0_grid"] or [1]) * s["L"] * float(s["T"]) ** 3 > LONG_THEORY
+
+
 def key(kind: str, job: dict) -> str:
-    """File-name key of a job: readable prefix, then a hash of everything it computes from."""
+    """File-name key of a job: readable prefix, then a hash of everything it computes from.
+
+    Long theory solves are marked ``long_`` (they run in a rule of their own)."""
     s = job["setting"]
     prefix = f"L{s['L']}_{s['param']}_T{s['T']}"
     if kind == "sim":
         prefix += f"_D{job['D']}_s{job['seeds']}"
+    elif is_long_theory(job):
+        prefix = f"long_{prefix}"
     return f"{prefix}_{design.digest(job)}"
 
 
