@@ -18,32 +18,23 @@ Importing ``dlndyn`` loads no JAX and changes no global state; names are resolve
 
 from __future__ import annotations
 
-import importlib
+from .core.lazy import lazy_exports
 
 # name -> module of the main paper that defines it (loaded on first access)
 _EXPORTS = {
-    "Setting": "setting",
-    "spectrum": "setting",
-    "simulate": "sim.engine",
-    "theory": "theory.solve",
-    "solve": "theory.solve",
-    "DMFTConvergenceError": "theory.dmft",
-    "exponent": "theory.powerlaw",
-    "fit_exponent": "theory.powerlaw",
-    "predicted_exponent": "theory.powerlaw",
-    "physical_setting": "theory.powerlaw",
+    "Setting": "bordelon25.setting",
+    "spectrum": "bordelon25.setting",
+    "simulate": "bordelon25.sim.engine",
+    "theory": "bordelon25.theory.solve",
+    "solve": "bordelon25.theory.solve",
+    "DMFTConvergenceError": "bordelon25.theory.dmft",
+    "exponent": "bordelon25.theory.powerlaw",
+    "fit_exponent": "bordelon25.theory.powerlaw",
+    "predicted_exponent": "bordelon25.theory.powerlaw",
+    "physical_setting": "bordelon25.theory.powerlaw",
 }
 
 __all__ = list(_EXPORTS)
 __version__ = "0.2.0"
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        module = importlib.import_module(f".bordelon25.{_EXPORTS[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module 'dlndyn' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,7 +11,7 @@ The simulation never imports the theory and the theory never imports JAX.
 
 from __future__ import annotations
 
-import importlib
+from ..core.lazy import lazy_exports
 
 _EXPORTS = {
     "Setting": "setting",
@@ -24,8 +24,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -15,7 +15,7 @@ Importing this package loads no JAX and changes no global state.
 
 from __future__ import annotations
 
-import importlib
+from ..core.lazy import lazy_exports
 
 _EXPORTS = {
     "invariance": "api",
@@ -30,12 +30,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
