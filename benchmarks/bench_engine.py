@@ -40,6 +40,7 @@ from dlndyn import Setting  # noqa: E402
 from dlndyn.bordelon25.sim.engine import choose_path, grid_arguments, run_grid  # noqa: E402
 from dlndyn.bordelon25.sim.reference import autodiff_step  # noqa: E402
 from dlndyn.core.train import precision  # noqa: E402
+from _common import cpu_name  # noqa: E402
 
 
 def load() -> tuple:
@@ -47,14 +48,7 @@ def load() -> tuple:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     mem = ""
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])

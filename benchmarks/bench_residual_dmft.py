@@ -27,6 +27,7 @@ import numpy as np
 
 from dlndyn import Setting, solve
 from dlndyn.bordelon25.theory import residual as res
+from _common import write_result
 
 OUT = Path(__file__).resolve().parent / "results" / "residual_dmft.md"
 BASE = dict(nu=1.0, alpha=4.0, gamma0=1.0, eta0=0.05, residual=True, beta0=1.0)
@@ -106,12 +107,7 @@ def main() -> str:
     ]
     for L, fast, dense in block_rows:
         lines.append(f"| {L} | {fast*1e3:.1f} | {dense*1e3:.1f} | {dense/fast:.0f}x |")
-    text = "\n".join(lines) + "\n"
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
-    print()
-    print(text)
-    return text
+    return write_result(OUT, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

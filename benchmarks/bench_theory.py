@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 
 from dlndyn import Setting, theory  # noqa: E402
 from dlndyn.bordelon25.theory.stepper import Modes  # noqa: E402
+from _common import cpu_name, write_result  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "theory.md"
 BASELINE_COMMIT = "e16f1a2"  # main before issue 10's theory work
@@ -83,14 +84,7 @@ def rel_diff(a, b) -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return (f"{cpu}, {os.cpu_count()} CPUs visible (shared with other jobs), Python "
             f"{platform.python_version()}, numpy {np.__version__}, "
             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
@@ -157,12 +151,7 @@ def main(quick: bool = False) -> str:
         lines.append(
             f"| {case} | {old_name} | {old[0]:.2f} | {old[1]:.2f} | {new_name} | {new[0]:.3f} "
             f"| {new[1]:.3f} | {ratio:.0f}x | {diff:.1e} | {target} |")
-    text = "\n".join(lines) + "\n"
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
-    print()
-    print(text)
-    return text
+    return write_result(OUT, "\n".join(lines) + "\n")
 
 
 def profile(T: int = 1000) -> None:
