@@ -45,14 +45,26 @@ class UnreadableTableError(RuntimeError):
 
 
 def read_table(path) -> pd.DataFrame:
-    """Read one parquet or csv table; a corrupt file raises an error that names it."""
+    """Read one parquet or csv table.
+
+    A table that exists but cannot be read (truncated or corrupt: the pipeline's own writes are
+    atomic, so damage comes from outside) is moved aside to ``<name>.corrupt`` and an error
+    naming both is raised. The table is then missing; the job that failed keeps its previous
+    outputs, so Snakemake sees them up to date until that job is forced (``--forcerun RULE``),
+    which rebuilds the table first.
+    """
     path = Path(path)
     try:
         return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
     except Exception as err:  # pyarrow and pandas raise many types for a damaged file
+        if not path.is_file():
+            raise
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
         raise UnreadableTableError(
-            f"cannot read {path} ({type(err).__name__}: {err}); delete it and rerun the same "
-            f"snakemake command to rebuild it"
+            f"cannot read {path} ({type(err).__name__}: {err}); moved it to {aside}: rerun the "
+            f"same snakemake command adding --forcerun with the name of the rule that failed, "
+            f"which rebuilds the table"
         ) from err
 
 
