@@ -1,4 +1,7 @@
-"""Wall time of a fresh build, with per-rule time from Snakemake's benchmark files.
+"""Wall and CPU time of a fresh build, with per-rule time from Snakemake's benchmark files.
+
+CPU time (user + system of Snakemake and every job process) is the figure to compare on a
+shared machine: wall time there depends on what else runs.
 
     python benchmarks/bench_build.py                       # the main paper's default build
     python benchmarks/bench_build.py --targets fig1 fig4 --old 90367e2
@@ -17,6 +20,7 @@ import csv
 import glob
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,9 +35,10 @@ def build(checkout: Path, targets, cores: int, extra) -> dict:
     out = Path(tempfile.mkdtemp(prefix="dlndyn-build-"))
     cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "--quiet",
            "--config", f"results={out}/results", f"figures_dir={out}/figures", *extra]
-    start = time.perf_counter()
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if proc.returncode:
         sys.exit(f"build failed in {checkout}:\n{proc.stderr[-3000:]}")
     per_rule = defaultdict(lambda: [0, 0.0])
@@ -45,7 +50,7 @@ def build(checkout: Path, targets, cores: int, extra) -> dict:
         per_rule[rule][0] += 1
         per_rule[rule][1] += float(row["s"])
     n_jobs = len(list(Path(out, "results").rglob("*.parquet")))
-    return {"wall": wall, "per_rule": dict(per_rule), "tables": n_jobs}
+    return {"wall": wall, "cpu": cpu, "per_rule": dict(per_rule), "tables": n_jobs}
 
 
 def main():
@@ -74,8 +79,10 @@ def main():
              f"{' '.join(args.targets)}` from scratch\n",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
              f"load average before {load0[0]:.1f}, after {load1[0]:.1f}.\n",
-             "| build | wall time (s) | tables |", "|---|---|---|"]
-    lines += [f"| {name} | {r['wall']:.0f} | {r['tables']} |" for name, r in runs.items()]
+             "| build | wall time (s) | CPU time, all processes (s) | tables |",
+             "|---|---|---|---|"]
+    lines += [f"| {name} | {r['wall']:.0f} | {r['cpu']:.0f} | {r['tables']} |"
+              for name, r in runs.items()]
     for name, r in runs.items():
         if r["per_rule"]:
             lines += [f"\n{name}, per rule (Snakemake benchmark files):\n",
