@@ -11,7 +11,7 @@ theory's loss is not monotone after t ~ 500. This script measures, side by side:
    S(t) = (eta_raw / D) lambda_max(Lambda^1/2 J J^T Lambda^1/2) (J = d beta / d theta), the
    edge of stability of gradient descent being S = 2.
 
-Writes benchmarks/results/bump.md (and bump.npz with the curves). Run:
+Writes benchmarks/results/bump.md, bump.png (and bump.npz with the curves). Run:
 python benchmarks/bench_bump.py [--D 1000] [--nu 1 2] [--seeds 3] [--T 1500]; the issue's
 numbers alone (benchmarks/results/bump_reproduce.md): python benchmarks/bench_bump.py --reproduce
 """
@@ -160,6 +160,39 @@ def reproduce():
 REPRO_STEPS = (100, 300, 1000, 2000, 2999, 3000)
 
 
+def plot(npz, out):
+    """Loss and multiplier of every curve in ``npz`` (written by a main run) to ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = np.load(npz)
+    fig, ax = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    for k in d.files:
+        x = d[k]
+        if k.startswith("theory"):
+            ax[0].loglog(np.arange(1, x.size), x[1:], lw=0.9, label=k)
+        elif k.startswith("mult"):
+            ax[1].semilogx(np.arange(x.size), x, lw=0.9)
+        elif k.endswith("loss"):
+            for i, y in enumerate(x):
+                ax[0].loglog(np.arange(1, y.size), y[1:], lw=0.5, ls="--",
+                             label=f"network {k.split()[1]}, seed {i}")
+        elif k.endswith("sharpness"):
+            every = d[k.replace("sharpness", "loss")].shape[1] // x.shape[1]
+            for y in x:
+                ax[1].semilogx(every * np.arange(1, y.size + 1), y, lw=0.5, ls="--")
+    ax[0].set_xlim(100, None)
+    ax[0].set_ylim(3e-3, 0.3)
+    ax[0].set_ylabel("test loss")
+    ax[0].legend(fontsize=6)
+    ax[1].axhline(2.0, color="k", lw=0.8)
+    ax[1].set_ylabel("top-mode multiplier (theory) / sharpness (networks)")
+    ax[1].set_xlabel("step t")
+    fig.savefig(out, dpi=90)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reproduce", action="store_true",
@@ -232,6 +265,7 @@ def main():
              **{f"sim nu={k} loss": v[0] for k, v in sims.items()},
              **{f"sim nu={k} sharpness": v[1] for k, v in sims.items()})
     write_result(ROOT / "benchmarks/results/bump.md", "\n".join(lines) + "\n")
+    plot(ROOT / "benchmarks/results/bump.npz", ROOT / "benchmarks/results/bump.png")
 
 
 if __name__ == "__main__":

@@ -296,8 +296,9 @@ def exponent_fit(step, loss, *, decades: float = 1.0, floor: float = 0.0,
 def exponent(s: Setting, *, modes: int, decades: float = 1.0, bins: int | None = None) -> dict:
     """Solve the theory of ``s`` (forward stepper) and measure its late-time exponent.
 
-    Returns {"slope", "predicted", "regime", "final_loss"}; the regime is "lazy" for
-    gamma0 = 0 (or NTK at nu = inf), else "rich". The slope is fitted to L(t) - sigma^2.
+    Returns {"slope", "t_fit_min", "t_fit_max", "first_rise", "predicted", "regime",
+    "final_loss"}; the regime is "lazy" for gamma0 = 0 (or NTK at nu = inf), else "rich".
+    The slope is fitted to L(t) - sigma^2 before the loss first rises (:func:`exponent_fit`).
     """
     table = stepper_theory(s, modes=modes, bins=bins)
     if table.diverged.any():
