@@ -121,6 +121,25 @@ def test_single_steps_match_autodiff_float64(x64, L, online):
         assert np.array_equal(np.asarray(X0), np.asarray(X1)) != online
 
 
+def test_population_gradient_update_matches_autodiff_float64(x64):
+    """rank_one_update along a = Lambda (beta* - beta) (the population gradient, used by
+    benchmarks/bench_bump.py) is jax.grad GD on a data set whose second moment is exactly
+    Lambda: X = diag(sqrt(D lambda)), P = D."""
+    D, L = 10, 2
+    lam = jnp.asarray(np.linspace(2.0, 0.2, D))
+    params, data = init_state(jax.random.key(3), D=D, N=14, P=D, n_mid=L - 1, sigma=0.0,
+                              online=True, dtype=jnp.float64)
+    X = jnp.diag(jnp.sqrt(D * lam))
+    y = X @ data["beta_star"] / np.sqrt(D)
+    beta, g1, g_upper = engine.end_to_end(params, 1.3)
+    new = engine.rank_one_update(params, lam * (data["beta_star"] - beta), g1, g_upper, 0.2, 1.3)
+    ref, _, _ = autodiff_step(params, X, y, 0.2, 1.3)
+    for leaf in ("W0", "Ws", "w"):
+        d_ref = np.asarray(ref[leaf]) - np.asarray(params[leaf])
+        np.testing.assert_allclose(np.asarray(new[leaf]) - np.asarray(params[leaf]), d_ref,
+                                   rtol=0, atol=1e-11 * np.abs(d_ref).max(), err_msg=leaf)
+
+
 # ----------------------------------------------------------------------------------------
 # One shape shared by the step-0 and one-pass SGD checks (compiled once)
 # ----------------------------------------------------------------------------------------

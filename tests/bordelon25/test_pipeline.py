@@ -285,4 +285,12 @@ def test_exponent_table_measures_a_known_power_law():
     assert rich.regime == "rich" and np.isclose(rich.slope, -2 / 3, rtol=1e-6)
     assert np.isclose(rich.predicted, -2 / 3)
     assert lazy.regime == "lazy" and np.isnan(lazy.slope) and lazy.predicted == -0.5
-    assert list(table.columns) == ["source", "regime", "L", "slope", "predicted"]
+    assert list(table.columns) == ["source", "regime", "L", "slope", "predicted", "t_fit_min",
+                                   "t_fit_max", "first_rise"]
+    assert rich.t_fit_max == 999 and np.isnan(rich.first_rise)
+    # a bump (as an edge-of-stability catapult) is cut off the fit window and flagged
+    x = np.maximum(th.step - 700, 0) / 30.0
+    bumpy = th.assign(test_loss=th.test_loss * (1 + 3 * x**2 * np.exp(-x)))
+    row = summaries.exponent_table(bumpy, [("a", "rich", s_rich)]).iloc[0]
+    assert 700 < row.first_rise < 720 and row.t_fit_max == row.first_rise - 1
+    assert np.isclose(row.slope, -2 / 3, rtol=1e-6)

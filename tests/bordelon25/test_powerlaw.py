@@ -14,6 +14,8 @@ import pytest
 
 from dlndyn import Setting, simulate, solve, theory
 from dlndyn.bordelon25.theory.powerlaw import (
+    exponent_fit,
+    first_rise,
     fit_exponent,
     lazy_max_eta0,
     mode_set,
@@ -21,6 +23,7 @@ from dlndyn.bordelon25.theory.powerlaw import (
     physical_units,
     predicted_exponent,
     stepper_theory,
+    top_mode_multiplier,
 )
 from dlndyn.bordelon25.setting import spectrum
 from dlndyn.bordelon25.theory.stepper import Modes, step_dmft
@@ -254,6 +257,62 @@ def test_lazy_max_eta0():
     ok = theory(base.replace(eta0=0.98 * lazy_max_eta0(s, 100)), modes=100)
     bad = theory(base.replace(eta0=1.05 * lazy_max_eta0(s, 100)), modes=100)
     assert not ok.diverged.any() and bad.diverged.any()
+
+
+def test_exponent_fit_stops_before_a_bump():
+    """A synthetic t^-0.6 with a bump from t = 600 on: the fit ends before it, and flags it."""
+    t = np.arange(2000)
+    smooth = np.maximum(t, 1) ** -0.6
+    x = np.maximum(t - 600, 0) / 50.0
+    bump = smooth * (1 + 3 * x**2 * np.exp(-x))
+    clean = exponent_fit(t, smooth)
+    assert clean["slope"] == pytest.approx(-0.6, abs=1e-9) and math.isnan(clean["first_rise"])
+    assert (clean["t_fit_min"], clean["t_fit_max"]) == (pytest.approx(199.9), 1999.0)
+    assert abs(fit_exponent(t, bump) + 0.6) > 0.03  # the plain last-decade fit is bent (0.042)
+    fit = exponent_fit(t, bump)
+    assert 600 < fit["first_rise"] < 620 and fit["t_fit_max"] == fit["first_rise"] - 1
+    assert fit["slope"] == pytest.approx(-0.6, abs=1e-9)
+    assert first_rise(t, bump) == fit["first_rise"] and first_rise(t, smooth) is None
+
+
+# ----------------------------------------------------------------------------------------
+# Edge of stability: the late-time bump of the rich theory (docs/bordelon25.md, section 7.5)
+# ----------------------------------------------------------------------------------------
+def _population(L, modes, bins=None, T=300):
+    base = Setting(L=L, nu=inf, alpha_B=inf, data="powerlaw", capacity=1.5, source=0.5, T=T)
+    s = physical_setting(base, modes, eta=0.1, gamma=3.0)
+    ms = mode_set(s, modes, bins)
+    res = step_dmft(s, ms)
+    return res, ms
+
+
+def test_bump_starts_when_top_mode_multiplier_passes_two():
+    """L = 2, physical eta = 0.1, gamma = 3: the rich kernel grows the top mode's multiplier
+    eta lambda_1 M(t+1, t) from the lazy 0.3 past 2 at t_c = 42; the loss decays
+    monotonically until then and first rises at t_r = 82, where the top mode's error
+    H_1 = (I + lambda_1 M)^-1 1 (recomputed here from M) flips sign every step with growing
+    amplitude: a period-2 instability of gradient descent, not a solver artefact (the same
+    steps unbinned and in 40 bins; L = 1 at the same rates stays below 2 and never rises)."""
+    res, ms = _population(2, 200)
+    mult = top_mode_multiplier(res.order["M"], ms)
+    assert mult[0] == pytest.approx(0.3)  # lazy: eta (L + 1) lambda_1
+    t_c = int(np.flatnonzero(mult >= 2)[0])
+    t_r = first_rise(np.arange(res.test_loss.size), res.test_loss)
+    assert t_c == 42 and t_r == 82  # measured
+    assert np.all(np.diff(res.test_loss[:t_c + 1]) < 0)
+    M, lam1 = res.order["M"], ms.lam[0]
+    H = np.zeros(len(M))
+    for t in range(len(M)):
+        H[t] = 1 - lam1 * (M[t, :t] @ H[:t])
+    ratio = H[1:] / H[:-1]
+    assert np.all(ratio[t_c - 20:t_c] > 0)  # a smooth decay before the crossing
+    assert np.all(ratio[int(t_r) - 4:int(t_r) + 1] < -1)  # growing period-2 oscillation
+    binned, mb = _population(2, 200, bins=40)
+    assert int(np.flatnonzero(top_mode_multiplier(binned.order["M"], mb) >= 2)[0]) == t_c
+    assert first_rise(np.arange(300), binned.test_loss) == t_r
+    shallow, m1 = _population(1, 200)
+    assert top_mode_multiplier(shallow.order["M"], m1).max() < 1.2  # measured 1.15
+    assert first_rise(np.arange(300), shallow.test_loss) is None
 
 
 # ----------------------------------------------------------------------------------------

@@ -155,6 +155,10 @@ def plot_exponent(ax, pcfg, design, sim, th, panel):
         for (L, g), marker in zip(sub.groupby("L"), "osD^v"):
             ax.plot(g.source, -g.slope, color=color, marker=marker, ls="none", ms=5, mfc="none",
                     label=f"{regime}, $L={L}$")
+    cut = table[np.isfinite(table.first_rise)]  # fitted before a loss bump (edge of stability)
+    if not cut.empty:
+        ax.plot(cut.source, -cut.slope, color="k", marker="x", ls="none", ms=4,
+                label="fit ends at a loss bump")
     ax.set_xlabel("source exponent $b$")
     ax.set_ylabel(r"decay exponent $-d\log\mathcal{L}/d\log t$")
 

@@ -93,20 +93,24 @@ def exponent_table(th: pd.DataFrame, curves, decades: float = 1.0) -> pd.DataFra
     """Late-time log-log slope of each curve's theory loss against its prediction.
 
     ``curves``: (panel, curve, Setting) triples. Columns: source, regime (lazy: gamma = 0,
-    else rich), L, slope (fitted over the last ``decades`` of t to L(t) - sigma^2; NaN if the
-    run diverged), predicted (docs/bordelon25.md, section 7).
+    else rich), L, slope (fitted over the last ``decades`` of t to L(t) - sigma^2 before the
+    loss first rises; NaN if the run diverged), predicted (docs/bordelon25.md, section 7),
+    t_fit_min, t_fit_max (the fit window) and first_rise (the step where the loss first
+    rises, e.g. an edge-of-stability catapult, section 7.5; NaN if it never does).
     """
-    from .theory.powerlaw import fit_exponent, predicted_exponent
+    from .theory.powerlaw import exponent_fit, predicted_exponent
 
     rows = []
     for panel, curve, s in curves:
         t = th[(th.panel == panel) & (th.curve == curve)]
         regime = conventions.regime(s)
-        slope = math.nan
+        fit = {"slope": math.nan, "t_fit_min": math.nan, "t_fit_max": math.nan,
+               "first_rise": math.nan}
         if not t.diverged.any():
-            slope = fit_exponent(t.step, t.test_loss, decades=decades, floor=s.sigma**2)
-        rows.append({"source": s.source, "regime": regime, "L": s.L, "slope": slope,
-                     "predicted": predicted_exponent(s.source, regime)})
+            fit = exponent_fit(t.step, t.test_loss, decades=decades, floor=s.sigma**2)
+        rows.append({"source": s.source, "regime": regime, "L": s.L, "slope": fit["slope"],
+                     "predicted": predicted_exponent(s.source, regime),
+                     **{k: fit[k] for k in ("t_fit_min", "t_fit_max", "first_rise")}})
     return pd.DataFrame(rows)
 
 

@@ -143,11 +143,21 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
     Every step function shares this signature; ``branch`` (the residual branch multiplier)
     is unused by the plain network.
     """
-    N, D = params["W0"].shape
+    D = params["W0"].shape[1]
     P = X.shape[0]
     beta, g1, g_upper = end_to_end(params, gamma)
     delta = y - X @ beta / np.sqrt(D)
     a = np.sqrt(D) * (X.T @ delta) / P
+    return rank_one_update(params, a, g1, g_upper, eta0, gamma), delta @ delta / P, beta
+
+
+def rank_one_update(params, a, g1, g_upper, eta0, gamma):
+    """The weights after one step along the gradient pseudo-input ``a`` (module docstring).
+
+    ``g1``, ``g_upper``: the backward vectors of :func:`end_to_end`. ``a`` is
+    sqrt(D) X^T Delta / P for a batch, or Lambda (beta* - beta) for the population gradient.
+    """
+    N, D = params["W0"].shape
 
     def fwd(h, W):  # h = h^l_a  ->  h^{l+1}_a
         return W @ h / np.sqrt(N), h
@@ -155,12 +165,11 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
     h_first = params["W0"] @ a / np.sqrt(D)
     h_last, h_lower = jax.lax.scan(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
     c = update_scale(eta0, gamma)
-    new = {
+    return {
         "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
         "Ws": params["Ws"] + c * jnp.einsum("in,im->inm", g_upper, h_lower) / np.sqrt(N),
         "w": params["w"] + c * h_last,
     }
-    return new, delta @ delta / P, beta
 
 
 def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):

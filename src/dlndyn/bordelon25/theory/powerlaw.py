@@ -50,6 +50,11 @@ from .residual_stepper import step_residual
 from .stepper import Modes, step_dmft
 
 
+# A loss that rises by more than this fraction above its running minimum is not monotone
+# (exponent fits stop before it, :func:`exponent_fit`); float64 rounding of a decaying
+# theory curve is ~1e-15, the catapults of section 7.5 reach O(1).
+RISE_RTOL = 1e-6
+
 
 # ----------------------------------------------------------------------------------------
 # Modes
@@ -200,6 +205,16 @@ def stepper_theory(s: Setting, *, modes: int | None = None, bins: int | None = N
     })
 
 
+def top_mode_multiplier(M: np.ndarray, modes: Modes) -> np.ndarray:
+    """eta0 lambda_max M(t+1, t), t = 0..T-2: the step multiplier of the top mode (docs/bordelon25.md, section 7.5).
+
+    ``M`` is the weight-space kernel of a stepper run (``order["M"]``). A fresh error on the
+    top mode is multiplied by 1 - eta0 lambda_max M(t+1, t) in one step (lazy:
+    eta0 (L+1) lambda_max), so gradient descent on it is stable while this is below 2.
+    """
+    return float(np.max(modes.lam)) * np.diagonal(np.asarray(M), -1)
+
+
 # ----------------------------------------------------------------------------------------
 # Exponents
 # ----------------------------------------------------------------------------------------
@@ -214,17 +229,20 @@ def predicted_exponent(source: float, regime: str) -> float:
 
 
 def fit_exponent(step, loss, *, decades: float = 1.0, floor: float = 0.0,
-                 points: int = 64) -> float:
+                 points: int = 64, t_max: float | None = None) -> float:
     """Least-squares slope of log(loss - floor) against log(step) over the last ``decades``.
 
     The fit uses up to ``points`` steps spaced evenly in log t over [t_max 10^-decades, t_max]
-    (t >= 1), so every part of the decade counts equally. ``floor`` is subtracted first (e.g.
-    sigma^2, the label-noise floor of the test loss). Raises ValueError if the window holds
-    fewer than 3 usable points (diverged, non-finite or at the floor).
+    (t >= 1), so every part of the decade counts equally; ``t_max`` defaults to the last step.
+    ``floor`` is subtracted first (e.g. sigma^2, the label-noise floor of the test loss).
+    Raises ValueError if the window holds fewer than 3 usable points (diverged, non-finite
+    or at the floor).
     """
     step = np.asarray(step, dtype=float)
     loss = np.asarray(loss, dtype=float) - floor
     ok = np.isfinite(loss) & (loss > 0) & (step >= 1)
+    if t_max is not None:
+        ok &= step <= t_max
     step, loss = step[ok], loss[ok]
     if step.size < 3:
         raise ValueError("fit_exponent: fewer than 3 usable points")
@@ -240,16 +258,52 @@ def fit_exponent(step, loss, *, decades: float = 1.0, floor: float = 0.0,
     return float(slope)
 
 
+def first_rise(step, loss, *, rtol: float = RISE_RTOL) -> float | None:
+    """The first step whose loss exceeds (1 + ``rtol``) times the lowest loss before it.
+
+    None for a loss that never rises. A rich run whose top-mode multiplier passes 2 (edge of
+    stability, docs/bordelon25.md, section 7.5) rises here: its catapults are not a power law.
+    """
+    step = np.asarray(step, dtype=float)
+    loss = np.asarray(loss, dtype=float)
+    lowest = np.minimum.accumulate(np.where(np.isfinite(loss), loss, np.inf))
+    up = np.flatnonzero(loss[1:] > (1.0 + rtol) * lowest[:-1])
+    return None if up.size == 0 else float(step[up[0] + 1])
+
+
+def exponent_fit(step, loss, *, decades: float = 1.0, floor: float = 0.0,
+                 rtol: float = RISE_RTOL) -> dict:
+    """:func:`fit_exponent` over the last ``decades`` before the loss first rises, flagged.
+
+    A loss that rises (:func:`first_rise` of loss - floor) is fitted on the decade ending
+    the step before, so that a late catapult neither bends the slope nor goes unnoticed.
+    Returns {"slope", "t_fit_min", "t_fit_max", "first_rise"} (first_rise NaN if the loss
+    never rises; slope NaN if the window holds fewer than 3 usable points).
+    """
+    step = np.asarray(step, dtype=float)
+    loss = np.asarray(loss, dtype=float)
+    rise = first_rise(step, loss - floor, rtol=rtol)
+    usable = step[np.isfinite(loss) & (loss > floor) & (step >= 1)]
+    t_max = float(usable.max()) if rise is None or usable.size == 0 else rise - 1.0
+    try:
+        slope = fit_exponent(step, loss, decades=decades, floor=floor, t_max=t_max)
+    except ValueError:
+        slope = math.nan
+    return {"slope": slope, "t_fit_min": max(1.0, t_max * 10.0 ** (-decades)),
+            "t_fit_max": t_max, "first_rise": math.nan if rise is None else rise}
+
+
 def exponent(s: Setting, *, modes: int, decades: float = 1.0, bins: int | None = None) -> dict:
     """Solve the theory of ``s`` (forward stepper) and measure its late-time exponent.
 
-    Returns {"slope", "predicted", "regime", "final_loss"}; the regime is "lazy" for
-    gamma0 = 0 (or NTK at nu = inf), else "rich". The slope is fitted to L(t) - sigma^2.
+    Returns {"slope", "t_fit_min", "t_fit_max", "first_rise", "predicted", "regime",
+    "final_loss"}; the regime is "lazy" for gamma0 = 0 (or NTK at nu = inf), else "rich".
+    The slope is fitted to L(t) - sigma^2 before the loss first rises (:func:`exponent_fit`).
     """
     table = stepper_theory(s, modes=modes, bins=bins)
     if table.diverged.any():
         raise ValueError(f"the theory diverges at step {int(table.diverged.idxmax())} for {s}")
     regime = conventions.regime(s)
-    slope = fit_exponent(table.step, table.test_loss, decades=decades, floor=s.sigma**2)
-    return {"slope": slope, "predicted": predicted_exponent(s.source, regime), "regime": regime,
+    fit = exponent_fit(table.step, table.test_loss, decades=decades, floor=s.sigma**2)
+    return {**fit, "predicted": predicted_exponent(s.source, regime), "regime": regime,
             "final_loss": float(table.test_loss.iloc[-1])}
