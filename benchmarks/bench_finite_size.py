@@ -69,10 +69,11 @@ def cost_table(Ds, nus) -> str:
             s = EDGE.replace(nu=nu)
             with precision("float32"):
                 args, kw = grid_arguments(s, D, 6, eta0_grid=GRID)
+                spec = kw.pop("spectrum")  # an array argument of the compiled call
                 t0 = time.perf_counter()
-                fn = run_grid.lower(*args, **kw).compile()
+                fn = run_grid.lower(*args, spectrum=spec, **kw).compile()
                 t1 = time.perf_counter()
-                jax.block_until_ready(fn(*args))
+                jax.block_until_ready(fn(*args, spectrum=spec))
                 t2 = time.perf_counter()
             lines.append(f"| {nu:g} | {D} | {kw['N']} | {kw['P']} | {kw['path']} | "
                          f"{t1 - t0:.1f} | {t2 - t1:.2f} |")
