@@ -39,3 +39,18 @@ def test_fig7_optimum_is_interior_and_drifts_only_under_ntk(param, lo, hi):
         assert i < stable[-1] and loss[stable[-1]] > 2 * loss[i]  # interior, clearly
         opt[nu] = GRID[i]
     assert lo <= opt[4.0] / opt[0.5] <= hi
+
+
+def test_optimal_lr_table_reports_the_theory_optimum_beside_the_simulation():
+    from dlndyn.bordelon25 import pipeline, summaries
+
+    from .test_pipeline import _fake_tables
+
+    sim, th = _fake_tables("lr_sweep")  # sim mean = theory; eta0 = 0.4 diverged
+    th = th.assign(test_loss=th.test_loss * np.where(th.eta0 == 0.2, 0.1, 1.0))  # theory: 0.2
+    run = pipeline.Run(fig="fig7", panel="a", curve="c", kind="lr_sweep",
+                       setting=Setting(L=1, nu=1.0, T=5), vary={"nu": 1.0}, D=8, seeds=2,
+                       eta0_grid=(0.1, 0.2, 0.4))
+    design = pipeline.design_table([run], seed=0, dtype="float32")
+    row = summaries.optimal_lr(sim, design, th).iloc[0]
+    assert row.eta0_opt == 0.1 and row.eta0_opt_theory == 0.2

@@ -71,10 +71,12 @@ def agreement(sim: pd.DataFrame, th: pd.DataFrame, kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def optimal_lr(sim: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+def optimal_lr(sim: pd.DataFrame, design: pd.DataFrame, th: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
     """Optimal eta0 (lowest seed-mean final test loss, diverged points excluded) per lr_sweep run.
 
-    Columns: the Setting fields that differ between the runs (e.g. branch_scale, L), eta0_opt.
+    Columns: the Setting fields that differ between the runs (e.g. branch_scale, L), eta0_opt
+    (simulation) and, given the theory's table ``th``, eta0_opt_theory (the DMFT's).
     """
     runs = design[design.kind == "lr_sweep"]
     fields = [k for k in Setting.__dataclass_fields__
@@ -85,7 +87,11 @@ def optimal_lr(sim: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, run in runs.iterrows():
         mine = summary[(summary.panel == run["panel"]) & (summary.curve == run["curve"])]
-        rows.append({**{k: run[k] for k in fields}, "eta0_opt": _argmin_eta0(mine)})
+        row = {**{k: run[k] for k in fields}, "eta0_opt": _argmin_eta0(mine)}
+        if th is not None:
+            theirs = th[(th.panel == run["panel"]) & (th.curve == run["curve"])]
+            row["eta0_opt_theory"] = _argmin_eta0(final_losses(theirs))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -172,7 +178,7 @@ def figure_summary(name: str, fcfg: dict, design_path, sim_paths, theory_paths) 
                  for p, k in kinds.items() if "agreement" in KINDS[k].summaries]
         return pd.concat(parts, ignore_index=True)
     if name == "optimal_lr":
-        return optimal_lr(sim, design)
+        return optimal_lr(sim, design, th)
     if name == "exponents":
         curves = [c for p, k in kinds.items() if k == "exponent" for c in design_curves(design, p)]
         return exponent_table(th, curves)
