@@ -169,7 +169,7 @@ def plot_finite_size(ax, pcfg, design, sim, th, panel):
     for (point, g), color in zip(groups, colors(len(groups))):
         label = point.replace("~", "=").replace("_", ", ") if point else "simulation"
         ax.errorbar(g.D, g.sim_mean, yerr=g.sim_sem, color=color, marker="o", ms=3.5, capsize=0,
-                    label=f"{label}: gap $\propto D^{{{g.gap_slope.iloc[0]:.2f}}}$")
+                    label=f"{label}: gap $\\propto D^{{{g.gap_slope.iloc[0]:.2f}}}$")
         ax.axhline(g.theory.iloc[0], color=color, ls=(0, (3, 2)), lw=1.2)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
