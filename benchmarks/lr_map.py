@@ -10,7 +10,7 @@ log2(eta0*(nu_max) / eta0*(nu_min)) per (T, alpha_B, sigma, gamma0, param).
 
 Writes a tidy table (one row per curve) to benchmarks/results/lr_map.csv, the drift table to
 benchmarks/results/lr_map_drift.csv and the map figure to docs/figures/bordelon25_lr_map.png.
-Run: python benchmarks/lr_map.py [--quick]  (one BLAS thread; about 15 min on one core,
+Run: python benchmarks/lr_map.py [--quick]  (one BLAS thread; 34 min on one core of a loaded machine,
 --quick about a minute).
 """
 
