@@ -9,7 +9,12 @@ Part 2 (--cost): the run time (compile excluded, compiled ahead of time) of one 
 (12 eta0 x 6 seeds, T = 50) at nu = 0.5 and nu = 8 (the cheapest and the costliest width) as
 D grows, and the compile time.
 
-Writes benchmarks/results/finite_size.md. Run: python benchmarks/bench_finite_size.py [--cost]
+Part 3 (--sharpness): per seed, eta0 lambda_max(K) / 2 of the initial network's lazy kernel
+K = [|g^1|^2 I + |w|^2/N W0^T W0/N + A A^T/N] X^T X/(N P), A = W0^T W1^T/sqrt(N) (L = 2; above 1
+lazy gradient descent diverges), and its correlation over seeds with the final test loss.
+
+Writes benchmarks/results/finite_size.md (parts 1, 2). Run:
+python benchmarks/bench_finite_size.py [--cost | --sharpness]
 (the machine's load average is recorded; timings on a loaded machine are upper bounds).
 """
 
@@ -81,11 +86,46 @@ def cost_table(Ds, nus) -> str:
     return "\n".join(lines)
 
 
+def sharpness_table(Ds, seeds) -> str:
+    """eta0 lambda_max(K(0)) / 2 per seed (the engine's own initial weights and data)."""
+    from dlndyn.bordelon25.sim.engine import init_state, simulate
+    from dlndyn.core.train import replicate_keys
+
+    lines = ["| D | seeds | eta0 lmax / 2 (mean, s.d.) | corr. with final loss |",
+             "|---|---|---|---|"]
+    for D, S in zip(Ds, seeds):
+        sz = EDGE.sizes(D)
+        N, P = sz["N"], sz["P"]
+        final = simulate(EDGE, D=D, seeds=S).query(f"step == {EDGE.T - 1}").test_loss.to_numpy()
+        keys, sharp = replicate_keys(0, S), []
+        for r in range(S):
+            params, data = init_state(keys[r], D=D, N=N, P=P, n_mid=EDGE.L - 1, sigma=0.0,
+                                      online=False, dtype=np.float32)
+            W0, W1, w, X = (np.asarray(a, float) for a in
+                            (params["W0"], params["Ws"][0], params["w"], data["X"]))
+            g1, A = W1.T @ w / np.sqrt(N), W0.T @ W1.T / np.sqrt(N)
+            theta = (g1 @ g1 / N) * np.eye(D) + (w @ w / N) * W0.T @ W0 / N + A @ A.T / N
+            c = np.linalg.cholesky(X.T @ X / P)
+            sharp.append(EDGE.eta0 * np.linalg.eigvalsh(c.T @ theta @ c)[-1] / 2)
+        sharp = np.array(sharp)
+        ok = np.isfinite(final)
+        corr = np.corrcoef(sharp[ok], final[ok])[0, 1] if ok.sum() > 2 else float("nan")
+        lines.append(f"| {D} | {S} | {sharp.mean():.3f}, {sharp.std():.3f} | {corr:+.2f} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cost", action="store_true", help="time one Figure 2 curve against D")
+    ap.add_argument("--sharpness", action="store_true",
+                    help="initial lazy-kernel sharpness per seed against the final loss")
     ap.add_argument("--Ds", type=int, nargs="+", default=None)
     args = ap.parse_args()
+    if args.sharpness:
+        Ds = args.Ds or [128, 256, 512, 1024]
+        print(sharpness_table(Ds, [16 if D <= 256 else 8 if D <= 512 else 4 for D in Ds]))
+        return
     head = (f"Machine: {cpu_name()}, {os.cpu_count()} cores, load average "
             f"{os.getloadavg()[0]:.1f} at the start.\n\n")
     if args.cost:
