@@ -12,6 +12,7 @@ tables it writes; :mod:`.plotting` registers how each kind draws under the same 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pandas as pd
@@ -37,8 +38,10 @@ KINDS = {
     "lr_sweep": Kind(True, ("agreement", "optimal_lr"), "final loss against an eta0 grid"),
     "final": Kind(True, ("agreement",), "final loss against the first swept field"),
     "exponent": Kind(False, ("exponents",), "late-time exponent against the source b (theory)"),
+    "finite_size": Kind(True, ("finite_size",),
+                        "final loss against the input dimension D (one curve per D in Ds)"),
 }
-SUMMARIES = ("agreement", "optimal_lr", "exponents")
+SUMMARIES = ("agreement", "optimal_lr", "exponents", "finite_size")
 
 
 def check_config(config: dict) -> dict:
@@ -131,40 +134,47 @@ def panel_runs(config: dict, fig: str, panel: str) -> list[Run]:
 
     With ``units: physical`` the eta0 and gamma0 of the panel are physical rates (docs/bordelon25.md, section 7:
     lambda_1 = 1), converted to Setting units on the theory's number of modes.
+    A ``finite_size`` panel runs every point once per input dimension in its ``Ds`` (curve
+    names end in ``D~<D>``); the theory, independent of D, is one job they share.
     """
     fcfg = config["figures"][fig]
     pcfg = fcfg["panels"][panel]
     vary = pcfg.get("vary", {})
     kind = pcfg.get("kind", "dynamics")
-    D = int(pcfg.get("D", fcfg["D"]))
+    if (kind == "finite_size") != ("Ds" in pcfg):
+        raise ValueError("a panel has a list Ds of input dimensions exactly when its kind is "
+                         f"finite_size (kind: {kind})")
+    sizes = [{"D": int(d)} for d in pcfg["Ds"]] if kind == "finite_size" else [{}]
     modes = pcfg.get("modes")
     runs = []
-    for extra in pcfg.get("curves", [{}]):
-        for values in design.product(vary):
-            point = {**extra, **values}
-            setting = Setting(**{**fcfg.get("base", {}), **pcfg.get("set", {}), **point})
-            if pcfg.get("units") == "physical":
-                from .theory.powerlaw import physical_setting
+    for extra, values, size in itertools.product(pcfg.get("curves", [{}]),
+                                                 design.product(vary), sizes):
+        D = size.get("D", int(pcfg.get("D", fcfg["D"])))
+        point = {**extra, **values}
+        setting = Setting(**{**fcfg.get("base", {}), **pcfg.get("set", {}), **point})
+        if pcfg.get("units") == "physical":
+            from .theory.powerlaw import physical_setting
 
-                setting = physical_setting(setting, modes or D, eta=setting.eta0,
-                                           gamma=setting.gamma0)
-            curve = "_".join(f"{k}~{design.format_value(v)}" for k, v in point.items()) or "base"
-            runs.append(
-                Run(
-                    fig=fig,
-                    panel=panel,
-                    curve=curve,
-                    kind=kind,
-                    setting=setting,
-                    vary=point,
-                    D=D,
-                    seeds=int(pcfg.get("seeds", fcfg["seeds"])),
-                    eta0_grid=design.grid(pcfg.get("eta0")),
-                    simulated=KINDS[kind].simulated and not pcfg.get("theory_only", False),
-                    modes=modes,
-                    bins=pcfg.get("bins"),
-                )
+            setting = physical_setting(setting, modes or D, eta=setting.eta0,
+                                       gamma=setting.gamma0)
+        point = {**point, **size}
+        curve = "_".join(f"{k}~{design.format_value(v)}" for k, v in point.items()) or "base"
+        runs.append(
+            Run(
+                fig=fig,
+                panel=panel,
+                curve=curve,
+                kind=kind,
+                setting=setting,
+                vary=point,
+                D=D,
+                seeds=int(pcfg.get("seeds", fcfg["seeds"])),
+                eta0_grid=design.grid(pcfg.get("eta0")),
+                simulated=KINDS[kind].simulated and not pcfg.get("theory_only", False),
+                modes=modes,
+                bins=pcfg.get("bins"),
             )
+        )
     return runs
 
 

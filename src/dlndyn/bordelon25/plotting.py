@@ -13,7 +13,8 @@ from ..core.plot import STYLE, colors, panel_grid, save_figure
 from ..core.tables import read_table
 from .pipeline import figure_tables
 from . import conventions
-from .summaries import design_curves, exponent_table, final_losses, seed_summary
+from .summaries import (design_curves, exponent_table, final_losses, finite_size_table,
+                        seed_summary)
 from .theory.powerlaw import predicted_exponent
 
 SYMBOLS = {"nu": r"\nu", "alpha": r"\alpha", "alpha_B": r"\alpha_B", "gamma0": r"\gamma_0",
@@ -163,8 +164,27 @@ def plot_exponent(ax, pcfg, design, sim, th, panel):
     ax.set_ylabel(r"decay exponent $-d\log\mathcal{L}/d\log t$")
 
 
+def plot_finite_size(ax, pcfg, design, sim, th, panel):
+    """Final test loss against the input dimension D (simulation) beside the DMFT (a level),
+    with the fitted slope of the relative gap against D (summaries.finite_size_table)."""
+    table = finite_size_table(sim[sim.panel == panel], th[th.panel == panel],
+                              design[design.panel == panel])
+    groups = list(table.groupby("point", sort=False))
+    for (point, g), color in zip(groups, colors(len(groups))):
+        label = point.replace("~", "=").replace("_", ", ") if point else "simulation"
+        ax.errorbar(g.D, g.sim_mean, yerr=g.sim_sem, color=color, marker="o", ms=3.5, capsize=0,
+                    label=f"{label}: gap $\\propto D^{{{g.gap_slope.iloc[0]:.2f}}}$")
+        ax.axhline(g.theory.iloc[0], color=color, ls=(0, (3, 2)), lw=1.2)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    Ds = sorted(table.D.unique())
+    ax.set_xticks(Ds, [f"{d:g}" for d in Ds])
+    ax.set_xlabel("input dimension $D$ (width $N=\\nu D$, data $P=\\alpha D$)")
+    ax.set_ylabel(f"test loss at $t={int(th.step.max())}$")
+
+
 PLOTTERS = {"dynamics": plot_dynamics, "lr_sweep": plot_lr_sweep, "final": plot_final,
-            "exponent": plot_exponent}
+            "exponent": plot_exponent, "finite_size": plot_finite_size}
 
 
 def style_legend_handles(kind: str):

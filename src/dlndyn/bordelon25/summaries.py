@@ -71,10 +71,12 @@ def agreement(sim: pd.DataFrame, th: pd.DataFrame, kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def optimal_lr(sim: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+def optimal_lr(sim: pd.DataFrame, design: pd.DataFrame, th: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
     """Optimal eta0 (lowest seed-mean final test loss, diverged points excluded) per lr_sweep run.
 
-    Columns: the Setting fields that differ between the runs (e.g. branch_scale, L), eta0_opt.
+    Columns: the Setting fields that differ between the runs (e.g. branch_scale, L), eta0_opt
+    (simulation) and, given the theory's table ``th``, eta0_opt_theory (the DMFT's).
     """
     runs = design[design.kind == "lr_sweep"]
     fields = [k for k in Setting.__dataclass_fields__
@@ -85,7 +87,11 @@ def optimal_lr(sim: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, run in runs.iterrows():
         mine = summary[(summary.panel == run["panel"]) & (summary.curve == run["curve"])]
-        rows.append({**{k: run[k] for k in fields}, "eta0_opt": _argmin_eta0(mine)})
+        row = {**{k: run[k] for k in fields}, "eta0_opt": _argmin_eta0(mine)}
+        if th is not None:
+            theirs = th[(th.panel == run["panel"]) & (th.curve == run["curve"])]
+            row["eta0_opt_theory"] = _argmin_eta0(final_losses(theirs))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -114,6 +120,42 @@ def exponent_table(th: pd.DataFrame, curves, decades: float = 1.0) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def finite_size_table(sim: pd.DataFrame, th: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+    """Theory against simulation at the last step as the input dimension D grows.
+
+    One row per finite_size run: D, seeds, diverged (seeds whose run diverged, left out of the
+    mean), the seed mean and s.e.m. of the final test loss, the theory's, the relative gap
+    |sim - theory| / theory with its s.e.m., and gap_slope, the least-squares slope of
+    log(rel_gap) against log(D) over the D of the same point (docs/bordelon25.md, section 4.6).
+    """
+    runs = design[design.kind == "finite_size"]
+    rows = []
+    for _, run in runs.iterrows():
+        s = sim[(sim.panel == run["panel"]) & (sim.curve == run["curve"])]
+        last = s[s.step == s.step.max()]
+        bad = last.groupby("seed").diverged.any()
+        ok = last[last.seed.isin(bad.index[~bad])].test_loss
+        t = th[(th.panel == run["panel"]) & (th.curve == run["curve"])]
+        t_last = float(t.test_loss[t.step == t.step.max()].iloc[0]) if len(t) else math.nan
+        mean = float(ok.mean()) if len(ok) else math.nan
+        sem = float(ok.std(ddof=1) / math.sqrt(len(ok))) if len(ok) > 1 else math.nan
+        point = ",".join(k for k in str(run["vary"]).split(",") if k not in ("D", "nan", ""))
+        rows.append({"panel": run["panel"], "curve": run["curve"],
+                     "point": "_".join(f"{k}~{run[f'vary_{k}']}" for k in point.split(",") if k),
+                     "D": int(run["D"]), "seeds": int(run["seeds"]), "diverged": int(bad.sum()),
+                     "sim_mean": mean, "sim_sem": sem, "theory": t_last,
+                     "rel_gap": abs(mean - t_last) / t_last, "rel_gap_sem": sem / t_last})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    for _, g in table.groupby(["panel", "point"], sort=False):
+        ok = g[np.isfinite(g.rel_gap) & (g.rel_gap > 0)]
+        slope = (np.polyfit(np.log(ok.D), np.log(ok.rel_gap), 1)[0] if ok.D.nunique() > 1
+                 else math.nan)
+        table.loc[g.index, "gap_slope"] = slope
+    return table
+
+
 def design_curves(design: pd.DataFrame, panel: str):
     """(panel, curve, Setting) of every run of a panel, read back from the design table."""
     fields = Setting.__dataclass_fields__
@@ -140,11 +182,14 @@ def figure_summary(name: str, fcfg: dict, design_path, sim_paths, theory_paths) 
                  for p, k in kinds.items() if "agreement" in KINDS[k].summaries]
         return pd.concat(parts, ignore_index=True)
     if name == "optimal_lr":
-        return optimal_lr(sim, design)
+        return optimal_lr(sim, design, th)
     if name == "exponents":
         curves = [c for p, k in kinds.items() if k == "exponent" for c in design_curves(design, p)]
         return exponent_table(th, curves)
-    raise ValueError(f"summary={name!r}: must be one of agreement, optimal_lr, exponents")
+    if name == "finite_size":
+        return finite_size_table(sim, th, design)
+    raise ValueError(f"summary={name!r}: must be one of agreement, optimal_lr, exponents, "
+                     "finite_size")
 
 
 def write_figure_summary(name: str, fcfg: dict, inputs, out, log) -> None:
