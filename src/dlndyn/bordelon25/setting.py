@@ -211,6 +211,24 @@ class Setting:
     def asdict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def table_fields(self) -> dict:
+        """The fields as columns of a table: :meth:`asdict`, except that per-layer widths are
+        ``nu`` = nu_L (a number, as in every other table) and ``nus`` = "nu_1,...,nu_L" (text;
+        :meth:`from_table` reads it back)."""
+        row = self.asdict()
+        if isinstance(self.nu, tuple):
+            row.update(nu=self.nu_L, nus=",".join(repr(v) for v in self.nu))
+        return row
+
+    @classmethod
+    def from_table(cls, row) -> Setting:
+        """The Setting of a table row (a dict) written with :meth:`table_fields`."""
+        kw = {k: row[k] for k in cls.__dataclass_fields__}
+        nus = row.get("nus")
+        if isinstance(nus, str):
+            kw["nu"] = tuple(float(v) for v in nus.split(","))
+        return cls(**kw)
+
 
 def _is_number(v) -> bool:
     """A real number, numpy scalars included; not a bool, a string or NaN."""
