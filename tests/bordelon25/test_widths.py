@@ -187,3 +187,35 @@ def test_unequal_theory_matches_simulation():
         assert z.max() < 4, q
         assert np.mean(np.abs(m["mean"].values / t - 1)) < 0.06, q
         assert np.max(np.abs(uniform[q].values[1:] - t) / m["sem"].values) > 5, q
+
+
+# ----------------------------------------------------------------------------------------
+# Figure 8 in the pipeline
+# ----------------------------------------------------------------------------------------
+def test_fig8_runs_have_equal_parameter_counts_and_round_trip_through_tables():
+    from .test_pipeline import check, load
+
+    from dlndyn.bordelon25 import jobs, pipeline, summaries
+
+    config = check(load())
+    runs = pipeline.figure_runs(config, "fig8")
+    assert {r.setting.param for r in runs} == {"mup", "ntk"}
+    # every profile has the parameter count of the uniform network (units of D^2, no readout)
+    counts = [nu[0] + sum(a * b for a, b in zip(nu, nu[1:])) for nu in
+              (r.setting.nus for r in runs)]
+    assert np.allclose(counts, counts[0], rtol=1e-4)
+    assert len({r.setting.nus for r in runs}) == 4
+    # the design table gives every Setting back (per-layer widths as text, nu = nu_L)
+    design = pipeline.design_table(runs, seed=0, dtype="float32")
+    back = {(p, c): s for panel in ("a", "b") for p, c, s in summaries.design_curves(design, panel)}
+    for r in runs:
+        assert back[(r.panel, r.curve)] == r.setting
+    # a job's table carries the widths as columns too
+    r = next(r for r in runs if isinstance(r.setting.nu, tuple))
+    small = pipeline.Run(**{**r.__dict__, "setting": r.setting.replace(T=3), "D": 8, "seeds": 1})
+    sim = jobs.simulate(small.sim_job(seed=0, dtype="float32"), log=lambda m: None)
+    th = jobs.theory(small.theory_job(), log=lambda m: None)
+    for table in (sim, th):
+        assert (table.nu == r.setting.nu_L).all()
+        assert (table.nus == ",".join(repr(v) for v in r.setting.nu)).all()
+    assert (sim.N == small.setting.sizes(8)["N"]).all()
