@@ -65,15 +65,14 @@ def measure(s, D, seeds, dtype, repeats, **kw):
     """(compile s, run s, loads, (test, train, diverged)) of one compiled call."""
     with precision(dtype):
         args, kwargs = grid_arguments(s, D, seeds, seed=0, dtype=dtype, **kw)
-        spec = kwargs.pop("spectrum")
         load_before = load()
         start = time.perf_counter()
-        compiled = run_grid.lower(*args, spectrum=spec, **kwargs).compile()
+        compiled = run_grid.lower(*args, **kwargs).compile()
         compile_s = time.perf_counter() - start
         best, out = np.inf, None
         for _ in range(repeats):
             start = time.perf_counter()
-            out = jax.block_until_ready(compiled(*args, spectrum=spec))
+            out = jax.block_until_ready(compiled(*args))
             best = min(best, time.perf_counter() - start)
         return compile_s, best, (load_before, load()), tuple(np.asarray(x) for x in out)
 

@@ -17,7 +17,7 @@ import pytest
 
 from dlndyn import Setting, simulate
 from dlndyn.bordelon25.sim import engine
-from dlndyn.bordelon25.sim.engine import batch_at, init_state, rank_one_step, replicate_keys
+from dlndyn.bordelon25.sim.engine import batch_at, init_state, rank_one_step
 from dlndyn.bordelon25.sim.lowrank import lowrank_start, lowrank_step, materialize
 from dlndyn.bordelon25.sim.reference import autodiff_step, residual_autodiff_step
 
@@ -84,7 +84,7 @@ def test_single_steps_match_autodiff_float64(x64, L, online):
         s = Setting(L=L, nu=1.5, alpha=1.25, gamma0=1.3, eta0=0.2, sigma=0.3, param=param,
                     alpha_B=0.5 if online else None)
         sz = s.sizes(D)
-        params, data = init_state(jax.random.key(7), D=D, N=sz["N"], P=sz["P"], n_mid=L - 1,
+        params, data = init_state(7, D=D, N=sz["N"], P=sz["P"], n_mid=L - 1,
                                   sigma=s.sigma, online=online, dtype=jnp.float64)
         assert params["W0"].dtype == jnp.float64
         for t in range(3):
@@ -139,19 +139,16 @@ def test_step0_losses_closed_form_and_mean(onepass_table):
     table = onepass_table[onepass_table.step == 0]
     assert len(table) == ONEPASS_SEEDS
 
-    # the first few replicates rebuilt from their documented keys, losses by numpy
-    keys = replicate_keys(seed, ONEPASS_SEEDS)
-
-    @jax.jit
-    def state_and_first_batch(key):
-        params, data = init_state(key, D=D, N=sz["N"], P=sz["P"], n_mid=s.L - 1,
-                                  sigma=s.sigma, online=True, dtype=jnp.float32)
-        return params, data["beta_star"], batch_at(data, 0, sz["P"], s.sigma, jnp.float32)
-
+    # the first few replicates rebuilt from their documented streams, losses by numpy
     for r in range(3):
+        params, data = init_state(seed, r, D=D, N=sz["N"], P=sz["P"], n_mid=s.L - 1,
+                                  sigma=s.sigma, online=True, dtype=np.float32)
         documented = jax.random.key_data(jax.random.fold_in(jax.random.key(seed), r))
-        assert np.array_equal(jax.random.key_data(keys[r]), documented)
-        params, beta_star, (X, y) = state_and_first_batch(keys[r])
+        assert np.array_equal(jax.random.key_data(data["key"]), documented)
+        W0 = np.random.default_rng(np.random.SeedSequence([seed, r]).spawn(6)[0])
+        assert np.array_equal(params["W0"], W0.standard_normal((sz["N"], D), dtype=np.float32))
+        beta_star = data["beta_star"]
+        X, y = jax.jit(batch_at, static_argnums=(2, 4))(data, 0, sz["P"], s.sigma, jnp.float32)
         beta = numpy_beta(params, s.gamma)
         v = np.asarray(beta_star, dtype=np.float64) - beta
         test = v @ v / D + s.sigma**2
@@ -307,7 +304,7 @@ def test_lowrank_steps_match_autodiff_float64(x64, name):
     if s.data == "powerlaw":
         from dlndyn import spectrum
         spec = tuple(jnp.asarray(a, jnp.float64) for a in spectrum(s.capacity, s.source, D))
-    params, data = init_state(jax.random.key(5), D=D, N=sz["N"], P=sz["P"], n_mid=n_mid,
+    params, data = init_state(5, D=D, N=sz["N"], P=sz["P"], n_mid=n_mid,
                               sigma=s.sigma, online=s.online, dtype=jnp.float64,
                               spectrum=spec)
     mats, state = lowrank_start(params, T)

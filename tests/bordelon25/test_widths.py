@@ -81,7 +81,7 @@ def test_unequal_steps_match_autodiff_float64(x64, name):
     if s.data == "powerlaw":
         from dlndyn import spectrum
         spec = tuple(jnp.asarray(a, jnp.float64) for a in spectrum(s.capacity, s.source, D))
-    params, data = init_state(jax.random.key(3), D=D, N=sz["N"], P=sz["P"], n_mid=s.L - 1,
+    params, data = init_state(3, 0, D=D, N=sz["N"], P=sz["P"], n_mid=s.L - 1,
                               sigma=s.sigma, online=s.online, dtype=jnp.float64, spectrum=spec,
                               Ns=sz["Ns"])
     assert params["W0"].shape == (sz["Ns"][0], D) and params["w"].shape == (sz["N"],)

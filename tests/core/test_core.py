@@ -121,7 +121,7 @@ def test_precision_runs_the_dtype_asked_for_and_restores_it():
 def test_scan_frozen_freezes_a_diverging_run():
     import jax.numpy as jnp
 
-    from dlndyn.core.train import replicate_keys, scan_frozen
+    from dlndyn.core.train import scan_frozen
 
     def step(x, t):  # loss x doubles each step: crosses 1000 x max(1, x0) = 1000 at t = 10
         return 2.0 * x, (x, x + 1.0)
@@ -130,5 +130,17 @@ def test_scan_frozen_freezes_a_diverging_run():
     assert np.allclose(loss[:10], 2.0 ** np.arange(10)) and np.isinf(loss[10:]).all()
     assert np.isinf(other[10:]).all() and list(np.flatnonzero(diverged)) == list(range(10, 15))
     assert float(state) == 2.0**10  # frozen at the last good update
-    with pytest.raises(ValueError, match="seed"):
-        replicate_keys(2**64, 2)
+
+
+def test_streams_are_independent_reproducible_and_checked():
+    from dlndyn.core.data import streams
+
+    a, b = streams(3, 1, ("x", "y")), streams(3, 1, ("x", "y", "z"))
+    x = a["x"].standard_normal(1000)
+    assert np.array_equal(x, b["x"].standard_normal(1000))  # adding a stream changes none
+    assert abs(np.corrcoef(x, a["y"].standard_normal(1000))[0, 1]) < 0.15
+    assert not np.array_equal(x, streams(3, 2, ("x",))["x"].standard_normal(1000))
+    assert not np.array_equal(x, streams(4, 1, ("x",))["x"].standard_normal(1000))
+    for bad in (2**64, -1, 1.5, True):
+        with pytest.raises(ValueError, match="seed"):
+            streams(bad, 0, ("x",))

@@ -20,8 +20,11 @@ rule bordelon25_design:
         b25.write_design(params.runs, output[0], seed=params.seed, dtype=params.dtype)
 
 
-# Finite networks over seeds (and an eta0 grid), one compiled JAX call per job. Runs on a GPU
-# unchanged when JAX sees one; limit concurrent GPU jobs with --resources gpu=N.
+# Finite networks over seeds (and an eta0 grid), one compiled JAX call per job. Inside
+# Snakemake's process (a `run:` block; one job per core, and a process of its own per job on a
+# cluster): JAX loads once per build instead of once per job, and jobs of equal shapes share
+# the compiled program. Runs on a GPU unchanged when JAX sees one; limit concurrent GPU jobs
+# with --resources gpu=N.
 # ------------------------------------------------------------------------------------------
 rule bordelon25_simulate:
     input:
@@ -38,12 +41,10 @@ rule bordelon25_simulate:
         cache=f"{RESULTS}/.jax_cache",
     resources:
         gpu=1,
-    conda:
-        "../../environment.yml"
     message:
         "bordelon25 simulate {wildcards.key}"
-    script:
-        "../scripts/bordelon25/simulate.py"
+    run:
+        b25_jobs.write_simulation(params.job, output[0], log[0], cache=params.cache)
 
 
 # The infinite-width DMFT (numpy float64 on the CPU; never loads JAX). Most solves take well

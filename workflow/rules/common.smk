@@ -8,6 +8,9 @@ sys.path.insert(0, SRC)
 # Jobs run `script:`s in new Python processes: they import dlndyn from this checkout too,
 # installed or not (e.g. in a --sdm conda environment).
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
+# JAX (simulations in this process and in scripts) allocates GPU memory as needed, so jobs can
+# share a device.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 from threadpoolctl import threadpool_limits
 

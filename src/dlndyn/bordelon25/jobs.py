@@ -126,3 +126,20 @@ def write_theory(job: dict, out, log) -> None:
 
     with open(log, "w") as f:
         write_table(theory(job, log=lambda m: print(m, file=f, flush=True)), out)
+
+
+def write_simulation(job: dict, out, log, *, cache=None) -> None:
+    """:func:`simulate` a job into the table ``out``, its log into ``log``.
+
+    ``cache``: a directory for JAX's persistent compile cache (a build's jobs share it, and
+    equal shapes compile once across builds). Jobs of one process also share compiled
+    programs in memory.
+    """
+    from ..core.tables import write_table
+    from ..core.train import use_compile_cache
+
+    if cache is not None:
+        use_compile_cache(cache)
+    with open(log, "w") as f:
+        write_table(simulate(job, log=lambda m: print(m, file=f, flush=True)), out)
+

@@ -1,10 +1,20 @@
-"""Data shared by the papers: power-law spectra, low-rank targets, observation masks (numpy)."""
+"""Data shared by the papers: seeded streams, power-law spectra, low-rank targets, observation
+masks (numpy)."""
 
 from __future__ import annotations
 
 import functools
 
 import numpy as np
+
+
+def streams(seed: int, replicate: int, names) -> dict:
+    """Independent numpy generators, one per name, for replicate ``replicate`` of base seed
+    ``seed`` (children of ``SeedSequence([seed, replicate])`` in the order of ``names``)."""
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed={seed!r}: must be an integer in [0, 2^63)")
+    children = np.random.SeedSequence([int(seed), int(replicate)]).spawn(len(names))
+    return {name: np.random.default_rng(c) for name, c in zip(names, children)}
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,4 +1,4 @@
-"""Training utilities shared by the papers' simulations (JAX): precision, keys, the compile
+"""Training utilities shared by the papers' simulations (JAX): precision, the compile
 cache and a scanned training loop that freezes a diverging run.
 
 Nothing here changes JAX's global state at import; :func:`precision` is a context manager and
@@ -33,14 +33,6 @@ def precision(dtype):
     """
     with jax.enable_x64(check_dtype(dtype) == "float64"):
         yield jnp.dtype(dtype)
-
-
-def replicate_keys(seed: int, n: int):
-    """Keys of replicates 0..n-1 of a base seed: fold_in(key(seed), r), stable across reruns."""
-    if int(seed) != seed or not 0 <= int(seed) < 2**63:
-        raise ValueError(f"seed={seed!r}: must be an integer in [0, 2^63)")
-    base = jax.random.key(int(seed))
-    return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(int(n)))
 
 
 def use_compile_cache(path) -> None:

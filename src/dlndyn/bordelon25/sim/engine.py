@@ -22,9 +22,11 @@ keeps W_l(0) read-only, shared by the learning-rate grid, and carries the update
 (each step reads W_l(0) twice and writes one row per factor). :func:`choose_path` picks per
 run; ``simulate(..., method=...)`` forces one.
 
-Randomness: replicate r uses ``fold_in(key(seed), r)``, split into weights, teacher and data
-streams. The same seed gives the same initial weights and data to every setting of equal
-shape (common random numbers), and identical numbers on a rerun.
+Randomness: replicate r of base seed s draws its weights, teacher and training set on the host
+from numpy streams of ``SeedSequence([s, r])`` (one per array, :func:`streams`), and its
+one-pass batches inside the compiled loop from ``fold_in(key(s), r)``. The same seed gives the
+same teacher and data to every width and the same weights to every data size (common random
+numbers), and identical numbers on a rerun.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ...core.train import check_dtype, precision, replicate_keys, scan_frozen
+from ...core.data import streams
+from ...core.train import check_dtype, precision, scan_frozen
 from ..conventions import DIVERGENCE_FACTOR, readout, update_scale
 from ..setting import Setting, spectrum
 from .lowrank import freeze, lowrank_start, lowrank_update, write_pending
@@ -46,40 +49,58 @@ from .residual import residual_step
 # ----------------------------------------------------------------------------------------
 # Initial state and data (shared with the autodiff reference implementation)
 # ----------------------------------------------------------------------------------------
-def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, dtype,
-               spectrum=None, Ns=None):
+def init_state(seed: int, replicate: int = 0, *, D: int, N: int, P: int, n_mid: int, sigma,
+               online: bool, dtype, spectrum=None, Ns=None):
     """Initial weights, teacher and (for full batch) the training set of one replicate.
 
     ``n_mid`` is the number of N x N matrices: L - 1 hidden-to-hidden layers, or L residual
     branches. ``Ns``: the hidden widths N_1..N_L of a plain network; if they differ, W^0 is
-    N_1 x D, ``Ws`` is the tuple of the N_{l+1} x N_l matrices (each drawn from its own
-    ``fold_in`` of the hidden-weight key) and w has N_L entries; equal (or None): as before. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
+    N_1 x D, ``Ws`` is the tuple of the N_{l+1} x N_l matrices (drawn one after the other
+    from the "Ws" stream) and w has N_L entries; equal (or None): as before. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
     power-law data (:func:`dlndyn.bordelon25.setting.spectrum`): x ~ N(0, diag(lambda)), beta*_k ~ N(0, b_k).
+
+    Drawn on the host (numpy, in ``dtype``): random-number code compiled by XLA cost several
+    CPU-seconds per distinct shape, most of a job's compile time. Each array has its own stream
+    (:func:`dlndyn.core.data.streams`), so the teacher and data of a replicate do not depend on the width and
+    the weights do not depend on the data size. The one-pass batches are drawn inside the
+    compiled loop from ``data["key"]`` (:func:`batch_at`).
     """
-    k_w0, k_ws, k_w, k_teacher, k_data = jax.random.split(key, 5)
+    dtype = np.dtype(dtype)
+    rng = streams(seed, replicate, STREAMS)
+
+    def normal(name, *shape):
+        return rng[name].standard_normal(shape, dtype=dtype)
+
     if Ns is not None and len(set(Ns)) > 1:
-        params = {
-            "W0": jax.random.normal(k_w0, (Ns[0], D), dtype),
-            "Ws": tuple(jax.random.normal(jax.random.fold_in(k_ws, l), (Ns[l + 1], Ns[l]), dtype)
-                        for l in range(len(Ns) - 1)),
-            "w": jax.random.normal(k_w, (Ns[-1],), dtype),
-        }
+        params = {"W0": normal("W0", Ns[0], D),
+                  "Ws": tuple(normal("Ws", Ns[l + 1], Ns[l]) for l in range(len(Ns) - 1)),
+                  "w": normal("w", Ns[-1])}
     else:
-        params = {
-            "W0": jax.random.normal(k_w0, (N, D), dtype),
-            "Ws": jax.random.normal(k_ws, (n_mid, N, N), dtype),
-            "w": jax.random.normal(k_w, (N,), dtype),
-        }
-    beta_star = jax.random.normal(k_teacher, (D,), dtype)
-    data = {"beta_star": beta_star, "key": k_data}
+        params = {"W0": normal("W0", N, D), "Ws": normal("Ws", n_mid, N, N), "w": normal("w", N)}
+    beta_star = normal("teacher", D)
+    data = {"beta_star": beta_star,
+            "key": jax.random.fold_in(jax.random.key(int(seed)), int(replicate))}
     if spectrum is not None:
-        lam, b = (jnp.asarray(a, dtype) for a in spectrum)
-        beta_star = beta_star * jnp.sqrt(b)
-        data.update(beta_star=beta_star, lam=lam, sqrt_lam=jnp.sqrt(lam))
+        lam, b = (np.asarray(a, dtype) for a in spectrum)
+        beta_star = beta_star * np.sqrt(b)
+        data.update(beta_star=beta_star, lam=lam, sqrt_lam=np.sqrt(lam))
     if not online:
-        data["X"], data["y"] = draw_batch(k_data, beta_star, P, sigma, dtype,
-                                          data.get("sqrt_lam"))
+        X = normal("X", P, D)
+        if spectrum is not None:
+            X = X * data["sqrt_lam"]
+        data["X"] = X
+        data["y"] = X @ beta_star / dtype.type(np.sqrt(D)) + dtype.type(sigma) * normal("eps", P)
     return params, data
+
+
+STREAMS = ("W0", "Ws", "w", "teacher", "X", "eps")  # one numpy stream per array
+
+
+def init_replicates(seed: int, seeds: int, **sizes):
+    """:func:`init_state` of replicates 0..seeds-1, stacked along a leading seed axis."""
+    states = [init_state(seed, r, **sizes) for r in range(seeds)]
+    return jax.tree_util.tree_map(lambda *xs: np.stack(xs) if isinstance(xs[0], np.ndarray)
+                                  else jnp.stack(xs), *states)
 
 
 def draw_batch(key, beta_star, P: int, sigma, dtype, sqrt_lam=None):
@@ -218,25 +239,19 @@ def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: 
     return tuple(jnp.moveaxis(x, 0, -1) for x in (test_l, train_l, diverged))
 
 
-@partial(jax.jit, static_argnames=("path", "step_fn", "residual", "D", "N", "P", "n_mid", "T",
-                                   "online", "dtype", "seed_loop", "Ns"))
-def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, residual=False,
-             D, N, P, n_mid, T, online, dtype, spectrum=None, seed_loop="vmap", Ns=None):
-    """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T).
+@partial(jax.jit, static_argnames=("path", "step_fn", "residual", "P", "T", "seed_loop"))
+def run_grid(params, data, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None,
+             residual=False, P, T, seed_loop="vmap"):
+    """All replicates x learning rates (eta0s) in one compiled call: arrays (S, E, T).
 
+    ``params`` and ``data`` are :func:`init_replicates`' (a leading seed axis).
     ``path="dense"`` trains the full matrices with ``step_fn`` (one copy per seed and learning
     rate); ``path="lowrank"`` carries factors, the initial matrices shared by the grid
     (``residual`` picks the residual network), with the step loop outside the vmaps over
     seeds and grid (:func:`train_lowrank`). ``seed_loop`` (dense path only): "vmap" (seeds
     batched, the default) or "map" (seeds one after another, ``lax.map``), for measurements.
     """
-
-    def init(key):
-        return init_state(key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online,
-                          dtype=dtype, spectrum=spectrum, Ns=Ns)
-
     if path == "lowrank":
-        params, data = jax.vmap(init)(keys)
         mats, state = jax.vmap(partial(lowrank_start, T=T))(params)
         E = eta0s.shape[0]
         state = jax.tree_util.tree_map(
@@ -244,8 +259,8 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, r
         return train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, T=T, P=P,
                              residual=residual)
 
-    def one_seed(key):
-        params, data = init(key)
+    def one_seed(seed_params_data):
+        params, data = seed_params_data
 
         def one_eta(eta0):
             return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
@@ -253,8 +268,8 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, r
         return jax.vmap(one_eta)(eta0s)
 
     if seed_loop == "map":
-        return jax.lax.map(one_seed, keys)
-    return jax.vmap(one_seed)(keys)
+        return jax.lax.map(one_seed, (params, data))
+    return jax.vmap(one_seed)((params, data))
 
 
 # ----------------------------------------------------------------------------------------
@@ -341,15 +356,14 @@ def grid_arguments(s: Setting, D: int, seeds: int, *, seed: int = 0, eta0_grid=N
         path = choose_path(sizes, n_mid, s.T)
     else:
         path = method
-    spec = None
-    if s.data == "powerlaw":
-        spec = tuple(jnp.asarray(a, jdtype) for a in spectrum(s.capacity, s.source, sizes["D"]))
-    args = (replicate_keys(seed, seeds), jnp.asarray(grid, jdtype), s.gamma, s.sigma, s.branch)
+    spec = spectrum(s.capacity, s.source, sizes["D"]) if s.data == "powerlaw" else None
+    params, data = init_replicates(seed, seeds, **sizes, n_mid=n_mid, sigma=s.sigma,
+                                   online=s.online, dtype=jdtype, spectrum=spec)
+    args = (params, data, jnp.asarray(grid, jdtype), s.gamma, s.sigma, s.branch)
     kwargs = dict(
         path=path,
         step_fn=(step_for(s) if step_fn is None else step_fn) if path == "dense" else None,
-        residual=s.residual, n_mid=n_mid, T=s.T, online=s.online, dtype=jdtype, spectrum=spec,
-        **sizes,
+        residual=s.residual, P=sizes["P"], T=s.T,
     )
     return args, kwargs
 
