@@ -82,8 +82,9 @@ def test_branch_multiplier():
 )
 def test_sizes(kwargs, D, expected):
     sizes = Setting(**kwargs).sizes(D)
+    Ns = sizes.pop("Ns")  # one width per hidden layer, all N here
     assert sizes == expected
-    assert all(isinstance(v, int) for v in sizes.values())
+    assert Ns == (expected["N"],) and all(isinstance(v, int) for v in (*sizes.values(), *Ns))
 
 
 @pytest.mark.parametrize("field", ["nu", "alpha", "alpha_B"])

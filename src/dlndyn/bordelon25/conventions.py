@@ -16,18 +16,29 @@ DIVERGENCE_FACTOR = 1e3
 REGIMES = ("lazy", "rich")
 
 
+def readout_width(widths):
+    """The width N of the readout, the learning rate and NTK's gamma: the LAST hidden layer's.
+
+    With unequal widths N_1..N_L (docs/bordelon25.md, section 10, a reconstruction of the
+    paper's App. F) every W^l is still scaled by 1/sqrt(its fan-in), and these three use N_L.
+    Works on widths (N_l) and on width ratios (nu_l) alike.
+    """
+    return widths[-1]
+
+
 def gamma_eff(gamma0: float, nu: float, param: str) -> float:
-    """Effective richness gamma: gamma0 under muP, gamma0/sqrt(nu) under NTK."""
+    """Effective richness gamma: gamma0 under muP, gamma0/sqrt(nu) under NTK (nu = nu_L, the
+    last hidden layer's ratio, when widths are unequal)."""
     return gamma0 if param == "mup" else gamma0 / math.sqrt(nu)
 
 
 def readout(D: int, N: int, gamma):
-    """Readout multiplier of the last layer: f = readout * w . h^L = sqrt(D) / (gamma N)."""
+    """Readout multiplier of the last layer: f = readout * w . h^L = sqrt(D) / (gamma N), N = N_L."""
     return math.sqrt(D) / (gamma * N)
 
 
 def raw_learning_rate(eta0, gamma, N: int):
-    """The step size of gradient descent on half the loss: eta = eta0 gamma^2 N."""
+    """The step size of gradient descent on half the loss: eta = eta0 gamma^2 N, N = N_L."""
     return eta0 * gamma**2 * N
 
 

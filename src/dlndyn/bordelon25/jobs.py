@@ -86,7 +86,7 @@ def simulate(job: dict, *, log=print) -> pd.DataFrame:
         f"N={sizes['N']} P={sizes['P']}, {job['dtype']} on {device_name()}: "
         f"{time.perf_counter() - start:.1f} s, diverged runs: "
         f"{int(table.groupby(['seed', 'eta0']).diverged.any().sum())}")
-    cols = {k: v for k, v in s.asdict().items() if k != "eta0"}
+    cols = {k: v for k, v in s.table_fields().items() if k != "eta0"}
     return table.assign(**cols, D=job["D"], N=sizes["N"], P=sizes["P"], dtype=job["dtype"],
                         device=device_name())
 
@@ -116,7 +116,7 @@ def theory(job: dict, *, log=print) -> pd.DataFrame:
     table = pd.concat(parts, ignore_index=True)
     log(f"{setting}: DMFT, {len(grid)} eta0 x {setting.T} steps: "
         f"{time.perf_counter() - start:.2f} s")
-    cols = {k: v for k, v in setting.asdict().items() if k != "eta0"}
+    cols = {k: v for k, v in setting.table_fields().items() if k != "eta0"}
     return table.assign(**cols, dtype="float64")
 
 

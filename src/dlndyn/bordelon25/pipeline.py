@@ -111,7 +111,7 @@ class Run:
     def columns(self) -> dict:
         """Identifying columns of this run in a figure's tables."""
         return {"fig": self.fig, "panel": self.panel, "curve": self.curve,
-                **self.setting.asdict(), "D": self.D}
+                **self.setting.table_fields(), "D": self.D}
 
     def sim_job(self, *, seed: int, dtype: str) -> dict:
         return jobs.sim_job(self.setting, D=self.D, seeds=self.seeds, seed=seed, dtype=dtype,
@@ -241,7 +241,8 @@ def design_table(runs: list[Run], *, seed: int, dtype: str) -> pd.DataFrame:
                      "simulated": r.simulated,
                      "sim_key": r.sim_key(seed=seed, dtype=dtype) if r.simulated else "",
                      "theory_key": r.theory_key(),
-                     **{f"vary_{k}": v for k, v in r.vary.items()}})
+                     **{f"vary_{k}": design.format_value(v) if isinstance(v, list) else v
+                        for k, v in r.vary.items()}})
     return pd.DataFrame(rows)
 
 

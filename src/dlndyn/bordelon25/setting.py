@@ -4,6 +4,9 @@ The model (docs/bordelon25.md, sections 1-2); the formulas of the conventions li
 :mod:`.conventions` only:
 
 * ``L`` hidden layers of width ``N = nu * D``; ``L + 1`` weight matrices (W^0, W^1..W^{L-1}, w).
+  ``nu`` may be a tuple (nu_1..nu_L), one width ratio per hidden layer (plain networks; the
+  paper's App. F, reconstructed): each W^l is scaled by 1/sqrt(its fan-in) and ``N`` below is
+  the LAST hidden width N_L (:func:`.conventions.readout_width`).
 * readout multiplier ``sqrt(D) / (gamma N)``, learning rate ``eta = eta0 * gamma**2 * N``,
   loss ``(1/P) sum_mu (y_mu - f(x_mu))**2`` and gradient descent on half of it.
 * ``gamma`` is the effective richness: ``gamma0`` under muP, ``gamma0 / sqrt(nu)`` under NTK.
@@ -23,7 +26,7 @@ import numbers
 from dataclasses import dataclass
 
 from ..core.data import power_law_spectrum
-from .conventions import gamma_eff
+from .conventions import gamma_eff, readout_width
 
 PARAMS = ("mup", "ntk")
 BRANCH_SCALES = ("inv_sqrt_L", "fixed")
@@ -47,7 +50,8 @@ class Setting:
 
     Args:
       L: number of hidden layers.
-      nu: width ratio N/D.
+      nu: width ratio N/D, or a tuple (nu_1, ..., nu_L) of one ratio per hidden layer
+        (plain networks only; finite; a tuple of equal entries is the scalar).
       alpha: data ratio P/D of the training set reused every step (full-batch GD).
       gamma0: richness (feature-learning strength).
       eta0: learning-rate prefactor; the raw learning rate is eta0 * gamma**2 * N.
@@ -94,13 +98,17 @@ class Setting:
             object.__setattr__(self, name, int(v))
             if getattr(self, name) < 1:
                 raise bad(name, "must be >= 1")
+        if isinstance(self.nu, (tuple, list)):
+            object.__setattr__(self, "nu", self._layer_ratios(bad))
         for name in ("nu", "alpha"):
             v = getattr(self, name)
+            if name == "nu" and isinstance(v, tuple):
+                continue
             if not _is_number(v) or not v > 0:
                 raise bad(name, "must be a number > 0 (inf for the limit)")
         if not _is_number(self.gamma0) or not self.gamma0 >= 0 or math.isinf(self.gamma0):
             raise bad("gamma0", "must be a finite number >= 0")
-        if self.gamma0 == 0 and not math.isinf(self.nu):
+        if self.gamma0 == 0 and not math.isinf(self.nu_L):
             raise bad("gamma0", "the lazy limit gamma0=0 needs nu=inf (at finite width the "
                       "initial output variance 1/(gamma^2 nu) is infinite)")
         if self.gamma0 == 0 and self.param == "ntk":
@@ -123,15 +131,41 @@ class Setting:
         if self.data not in DATA:
             raise bad("data", f"must be one of {DATA}")
         for name in ("nu", "alpha", "gamma0", "eta0", "sigma", "beta0", "capacity", "source"):
-            object.__setattr__(self, name, float(getattr(self, name)))  # numpy scalars too
+            if not isinstance(getattr(self, name), tuple):
+                object.__setattr__(self, name, float(getattr(self, name)))  # numpy scalars too
         if self.alpha_B is not None:
             object.__setattr__(self, "alpha_B", float(self.alpha_B))
 
+    def _layer_ratios(self, bad):
+        """``nu`` given per hidden layer: a tuple of L finite floats, or one float if all equal."""
+        ratios = self.nu
+        if len(ratios) != self.L:
+            raise bad("nu", f"a list needs one width ratio per hidden layer: {len(ratios)} "
+                      f"given for L={self.L}")
+        if not all(_is_number(v) and 0 < v < math.inf for v in ratios):
+            raise bad("nu", "every per-layer width ratio must be a finite number > 0")
+        ratios = tuple(float(v) for v in ratios)
+        if len(set(ratios)) == 1:
+            return ratios[0]
+        if self.residual:
+            raise bad("nu", "unequal widths are built for plain networks only (residual=True)")
+        return ratios
+
     # --- derived quantities (the conventions above) ---
+    @property
+    def nus(self) -> tuple[float, ...]:
+        """Width ratio of every hidden layer, nu_1..nu_L (all equal to ``nu`` when it is a number)."""
+        return self.nu if isinstance(self.nu, tuple) else (self.nu,) * self.L
+
+    @property
+    def nu_L(self) -> float:
+        """Width ratio of the last hidden layer: the one of the readout, learning rate and gamma."""
+        return readout_width(self.nus)
+
     @property
     def gamma(self) -> float:
         """Effective richness used in the readout and learning rate."""
-        return gamma_eff(self.gamma0, self.nu, self.param)
+        return gamma_eff(self.gamma0, self.nu_L, self.param)
 
     @property
     def init_variance(self) -> float:
@@ -141,7 +175,7 @@ class Setting:
         """
         if self.param == "ntk":
             return 1.0 / self.gamma0**2
-        return 0.0 if math.isinf(self.nu) else 1.0 / (self.gamma0**2 * self.nu)
+        return 0.0 if math.isinf(self.nu_L) else 1.0 / (self.gamma0**2 * self.nu_L)
 
     @property
     def branch(self) -> float:
@@ -154,17 +188,20 @@ class Setting:
         return self.alpha_B is not None
 
     def sizes(self, D: int) -> dict[str, int]:
-        """Finite sizes at input dimension D: width N, training set P (or batch B)."""
+        """Finite sizes at input dimension D: width N (the last hidden layer's), the widths Ns of
+        the hidden layers 1..L, training set P (or batch B)."""
         if int(D) != D or D < 1:
             raise ValueError(f"D={D!r}: must be an integer >= 1")
         ratio = self.alpha_B if self.online else self.alpha
-        for name, v in (("nu", self.nu), ("alpha_B" if self.online else "alpha", ratio)):
+        for name, v in (("nu", self.nu_L), ("alpha_B" if self.online else "alpha", ratio)):
             if math.isinf(v):
                 raise ValueError(f"Setting.{name}={v!r}: a finite network needs a finite "
                                  "value (inf is a limit only the theory takes)")
+        Ns = tuple(max(1, round(nu * D)) for nu in self.nus)
         return {
             "D": int(D),
-            "N": max(1, round(self.nu * D)),
+            "N": readout_width(Ns),
+            "Ns": Ns,
             "P": max(1, round(ratio * D)),
         }
 
@@ -173,6 +210,24 @@ class Setting:
 
     def asdict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def table_fields(self) -> dict:
+        """The fields as columns of a table: :meth:`asdict`, except that per-layer widths are
+        ``nu`` = nu_L (a number, as in every other table) and ``nus`` = "nu_1,...,nu_L" (text;
+        :meth:`from_table` reads it back)."""
+        row = self.asdict()
+        if isinstance(self.nu, tuple):
+            row.update(nu=self.nu_L, nus=",".join(repr(v) for v in self.nu))
+        return row
+
+    @classmethod
+    def from_table(cls, row) -> Setting:
+        """The Setting of a table row (a dict) written with :meth:`table_fields`."""
+        kw = {k: row[k] for k in cls.__dataclass_fields__}
+        nus = row.get("nus")
+        if isinstance(nus, str):
+            kw["nu"] = tuple(float(v) for v in nus.split(","))
+        return cls(**kw)
 
 
 def _is_number(v) -> bool:

@@ -158,12 +158,11 @@ def finite_size_table(sim: pd.DataFrame, th: pd.DataFrame, design: pd.DataFrame)
 
 def design_curves(design: pd.DataFrame, panel: str):
     """(panel, curve, Setting) of every run of a panel, read back from the design table."""
-    fields = Setting.__dataclass_fields__
     for _, row in design[design.panel == panel].iterrows():
-        kw = {k: row[k] for k in fields}
-        kw["alpha_B"] = None if pd.isna(kw["alpha_B"]) else float(kw["alpha_B"])
-        kw["residual"] = bool(kw["residual"])
-        yield panel, row["curve"], Setting(**kw)
+        row = row.to_dict()
+        row["alpha_B"] = None if pd.isna(row["alpha_B"]) else float(row["alpha_B"])
+        row["residual"] = bool(row["residual"])
+        yield panel, row["curve"], Setting.from_table(row)
 
 
 def _argmin_eta0(summary: pd.DataFrame) -> float:

@@ -10,7 +10,10 @@ import numpy as np
 
 
 def format_value(v) -> str:
-    """Canonical text of a swept value, used in file names (0.5 -> '0.5', 2.0 -> '2')."""
+    """Canonical text of a swept value, used in file names (0.5 -> '0.5', 2.0 -> '2',
+    [0.5, 2.0] -> '(0.5,2)')."""
+    if isinstance(v, (list, tuple)):
+        return "(" + ",".join(format_value(x) for x in v) + ")"
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     return str(v)

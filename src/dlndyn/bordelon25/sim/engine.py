@@ -9,7 +9,9 @@ a = sqrt(D) X^T Delta / P, one GD step on half the loss is
     w   += eta0 gamma h^L_a
 
 where g^L = w, g^l = W^l^T g^{l+1} / sqrt(N) are the (input-independent) backward vectors and
-h^l_a the forward pass of a. A step costs O(P D + N D + L N^2) instead of autodiff's
+h^l_a the forward pass of a. With unequal widths (``Setting.nu`` a tuple) every sqrt(N) is the
+fan-in sqrt(N_l) of its matrix and the hidden matrices are a tuple instead of a stacked array
+(docs/bordelon25.md, section 10). A step costs O(P D + N D + L N^2) instead of autodiff's
 O(P (N D + L N^2)). Runs are jit-compiled, scanned over steps and vmapped over a
 learning-rate grid and seeds, so a whole sweep is one compiled call.
 
@@ -48,11 +50,13 @@ from .residual import residual_step
 # Initial state and data (shared with the autodiff reference implementation)
 # ----------------------------------------------------------------------------------------
 def init_state(seed: int, replicate: int = 0, *, D: int, N: int, P: int, n_mid: int, sigma,
-               online: bool, dtype, spectrum=None):
+               online: bool, dtype, spectrum=None, Ns=None):
     """Initial weights, teacher and (for full batch) the training set of one replicate.
 
     ``n_mid`` is the number of N x N matrices: L - 1 hidden-to-hidden layers, or L residual
-    branches. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
+    branches. ``Ns``: the hidden widths N_1..N_L of a plain network; if they differ, W^0 is
+    N_1 x D, ``Ws`` is the tuple of the N_{l+1} x N_l matrices (drawn one after the other
+    from the "Ws" stream) and w has N_L entries; equal (or None): as before. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
     power-law data (:func:`dlndyn.bordelon25.setting.spectrum`): x ~ N(0, diag(lambda)), beta*_k ~ N(0, b_k).
 
     Drawn on the host (numpy, in ``dtype``): random-number code compiled by XLA cost several
@@ -67,7 +71,12 @@ def init_state(seed: int, replicate: int = 0, *, D: int, N: int, P: int, n_mid: 
     def normal(name, *shape):
         return rng[name].standard_normal(shape, dtype=dtype)
 
-    params = {"W0": normal("W0", N, D), "Ws": normal("Ws", n_mid, N, N), "w": normal("w", N)}
+    if Ns is not None and len(set(Ns)) > 1:
+        params = {"W0": normal("W0", Ns[0], D),
+                  "Ws": tuple(normal("Ws", Ns[l + 1], Ns[l]) for l in range(len(Ns) - 1)),
+                  "w": normal("w", Ns[-1])}
+    else:
+        params = {"W0": normal("W0", N, D), "Ws": normal("Ws", n_mid, N, N), "w": normal("w", N)}
     beta_star = normal("teacher", D)
     data = {"beta_star": beta_star,
             "key": jax.random.fold_in(jax.random.key(int(seed)), int(replicate))}
@@ -114,15 +123,26 @@ def batch_at(data, t, P: int, sigma, dtype):
                       data.get("sqrt_lam"))
 
 
+def scan_layers(f, init, Ws, reverse: bool = False):
+    """``jax.lax.scan(f, init, Ws)`` over the hidden matrices: a scan over a stacked array
+    (equal widths), a Python loop over a tuple (unequal widths; the outputs are a tuple)."""
+    if not isinstance(Ws, tuple):
+        return jax.lax.scan(f, init, Ws, reverse=reverse)
+    carry, ys = init, [None] * len(Ws)
+    for i in (reversed(range(len(Ws))) if reverse else range(len(Ws))):
+        carry, ys[i] = f(carry, Ws[i])
+    return carry, tuple(ys)
+
+
 def end_to_end(params, gamma):
-    """beta = sqrt(D)/(gamma N) W0^T g^1 and the backward vectors g^1 .. g^L."""
-    N, D = params["W0"].shape
+    """beta = sqrt(D)/(gamma N_L) W0^T g^1 and the backward vectors g^1 .. g^L."""
+    D = params["W0"].shape[1]
 
-    def back(g, W):  # g = g^{l+1}  ->  g^l
-        return W.T @ g / np.sqrt(N), g
+    def back(g, W):  # g = g^{l+1}  ->  g^l (W^l scaled by its fan-in)
+        return W.T @ g / np.sqrt(W.shape[-1]), g
 
-    g1, g_upper = jax.lax.scan(back, params["w"], params["Ws"], reverse=True)
-    beta = readout(D, N, gamma) * (params["W0"].T @ g1)
+    g1, g_upper = scan_layers(back, params["w"], params["Ws"], reverse=True)
+    beta = readout(D, params["w"].shape[0], gamma) * (params["W0"].T @ g1)
     return beta, g1, g_upper  # g_upper[i] = g^{i+2}
 
 
@@ -157,17 +177,23 @@ def rank_one_update(params, a, g1, g_upper, eta0, gamma):
     ``g1``, ``g_upper``: the backward vectors of :func:`end_to_end`. ``a`` is
     sqrt(D) X^T Delta / P for a batch, or Lambda (beta* - beta) for the population gradient.
     """
-    N, D = params["W0"].shape
+    D = params["W0"].shape[1]
 
     def fwd(h, W):  # h = h^l_a  ->  h^{l+1}_a
-        return W @ h / np.sqrt(N), h
+        return W @ h / np.sqrt(W.shape[-1]), h
 
     h_first = params["W0"] @ a / np.sqrt(D)
-    h_last, h_lower = jax.lax.scan(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
+    h_last, h_lower = scan_layers(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
     c = update_scale(eta0, gamma)
+    Ws = params["Ws"]
+    if isinstance(Ws, tuple):
+        Ws = tuple(W + c * jnp.outer(g, h) / np.sqrt(W.shape[-1])
+                   for W, g, h in zip(Ws, g_upper, h_lower))
+    else:
+        Ws = Ws + c * jnp.einsum("in,im->inm", g_upper, h_lower) / np.sqrt(Ws.shape[-1])
     return {
         "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
-        "Ws": params["Ws"] + c * jnp.einsum("in,im->inm", g_upper, h_lower) / np.sqrt(N),
+        "Ws": Ws,
         "w": params["w"] + c * h_last,
     }
 
@@ -279,8 +305,12 @@ def step_for(s: Setting):
 
 
 def matrix_shapes(sizes: dict, n_mid: int):
-    """(rows, cols) of every weight matrix: W^0 (N x D) and n_mid N x N matrices."""
+    """(rows, cols) of every weight matrix: W^0 (N x D) and n_mid N x N matrices (plain
+    networks with unequal widths ``sizes["Ns"]``: N_1 x D and the N_{l+1} x N_l)."""
     N, D = sizes["N"], sizes["D"]
+    Ns = sizes.get("Ns")
+    if Ns is not None and len(set(Ns)) > 1:
+        return [(Ns[0], D)] + [(Ns[l + 1], Ns[l]) for l in range(len(Ns) - 1)]
     return [(N, D)] + [(N, N)] * n_mid
 
 

@@ -41,7 +41,7 @@ def lowrank_start(params, T: int):
     the last step, written into the buffers at the start of the next step (see
     :func:`lowrank_step`).
     """
-    n_mid = params["Ws"].shape[0]
+    n_mid = len(params["Ws"])  # a stacked array or, for unequal widths, a tuple
     mats = (params["W0"],) + tuple(params["Ws"][i] for i in range(n_mid))
     dtype = params["W0"].dtype
     state = {
@@ -55,10 +55,13 @@ def lowrank_start(params, T: int):
 
 
 def materialize(mats, state):
-    """The dense params {W0, Ws, w} of a low-rank state: W_l(0) + U_l^T V_l + u_l v_l^T."""
+    """The dense params {W0, Ws, w} of a low-rank state: W_l(0) + U_l^T V_l + u_l v_l^T
+    (``Ws`` a tuple when the hidden matrices differ in shape, as :func:`.engine.init_state`)."""
     dense = [m + U.T @ V + jnp.outer(u, v)
              for m, U, V, u, v in zip(mats, state["U"], state["V"], state["u"], state["v"])]
     N = mats[0].shape[0]
+    if len({m.shape for m in mats[1:]} | {(N, N)}) > 1:
+        return {"W0": dense[0], "Ws": tuple(dense[1:]), "w": state["w"]}
     Ws = jnp.stack(dense[1:]) if len(dense) > 1 else jnp.zeros((0, N, N), mats[0].dtype)
     return {"W0": dense[0], "Ws": Ws, "w": state["w"]}
 
@@ -111,21 +114,22 @@ def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: boo
     Returns (new state, train loss, beta before the step). ``branch`` is the residual branch
     multiplier (unused by the plain network).
     """
-    N, D = mats[0].shape
+    D = mats[0].shape[1]
     P = X.shape[0]
     n_mid = len(mats) - 1
     U, V = state["U"], state["V"]
-    sN, sD = np.sqrt(N), np.sqrt(D)
+    sD = np.sqrt(D)
+    sN = [None] + [np.sqrt(m.shape[1]) for m in mats[1:]]  # fan-in of each hidden matrix
 
     # backward vectors g^L = w, g^l from g^{l+1} through matrix l (l = n_mid .. 1)
     g = state["w"]
     gs = [g]
     for l in range(n_mid, 0, -1):
-        back = _mtv(mats[l], U[l], V[l], g) / sN
+        back = _mtv(mats[l], U[l], V[l], g) / sN[l]
         g = g + branch * back if residual else back
         gs.append(g)
     gs = gs[::-1]  # gs[0] = g^1, gs[l] = backward input of matrix l, gs[n_mid] = w
-    beta = readout(D, N, gamma) * _mtv(mats[0], U[0], V[0], gs[0])
+    beta = readout(D, state["w"].shape[-1], gamma) * _mtv(mats[0], U[0], V[0], gs[0])
     delta = y - X @ beta / sD
     a = sD * (X.T @ delta) / P
 
@@ -133,17 +137,17 @@ def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: boo
     h = _mv(mats[0], U[0], V[0], a) / sD
     hs = [h]
     for l in range(1, n_mid + 1):
-        fwd = _mv(mats[l], U[l], V[l], h) / sN
+        fwd = _mv(mats[l], U[l], V[l], h) / sN[l]
         h = h + branch * fwd if residual else fwd
         hs.append(h)
 
     c = update_scale(eta0, gamma)
-    c_mid = c * branch / sN if residual else c / sN
+    c_mid = [None] + [c * branch / sN[l] if residual else c / sN[l] for l in range(1, n_mid + 1)]
     new = {
         "w": state["w"] + c * hs[-1],
         "U": U,
         "V": V,
-        "u": (c * gs[0] / sD,) + tuple(c_mid * gs[l] for l in range(1, n_mid + 1)),
+        "u": (c * gs[0] / sD,) + tuple(c_mid[l] * gs[l] for l in range(1, n_mid + 1)),
         "v": (a,) + tuple(hs[l - 1] for l in range(1, n_mid + 1)),
     }
     return new, delta @ delta / P, beta

@@ -16,12 +16,13 @@ from .engine import end_to_end
 
 
 def network(params, X, gamma):
-    """f(X) for the data matrix X (P x D), layer by layer."""
-    N, D = params["W0"].shape
+    """f(X) for the data matrix X (P x D), layer by layer (each W^l scaled by its fan-in, the
+    readout by the last width: unequal widths too)."""
+    D = params["W0"].shape[1]
     H = X @ params["W0"].T / np.sqrt(D)
     for W in params["Ws"]:
-        H = H @ W.T / np.sqrt(N)
-    return readout(D, N, gamma) * (H @ params["w"])
+        H = H @ W.T / np.sqrt(W.shape[1])
+    return readout(D, params["w"].shape[0], gamma) * (H @ params["w"])
 
 
 def half_loss(params, X, y, gamma):
@@ -31,7 +32,7 @@ def half_loss(params, X, y, gamma):
 
 def autodiff_step(params, X, y, eta0, gamma, branch=None):
     """One GD step by jax.grad. Same signature and returns as ``rank_one_step``."""
-    N = params["W0"].shape[0]
+    N = params["w"].shape[0]  # the last hidden width
     eta = raw_learning_rate(eta0, gamma, N)
     loss2, grads = jax.value_and_grad(half_loss)(params, X, y, gamma)
     new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)

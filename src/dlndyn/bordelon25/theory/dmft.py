@@ -74,6 +74,26 @@ def _inv_unit_lower(A: np.ndarray) -> np.ndarray:
     return solve_triangular(A, eye, lower=True, check_finite=False)
 
 
+def width_factors(s: Setting) -> tuple[float, list[float]]:
+    """Unequal widths (docs/bordelon25.md, section 10): (c1, rho), all 1 at equal widths.
+
+    ``c1 = nu_1/nu_L`` turns layer 1's backward order parameters (normalised by N_1) into the
+    units of weight space (g^1.g^1/N_L, see :func:`layer1_backward`); ``rho[l] = nu_{l+2}/nu_{l+1}``
+    (0-based l: layer l+1 of the code's lists) is the aspect ratio rows/cols of the matrix above
+    layer l+1, which scales that layer's backward source and kernel.
+    """
+    if not isinstance(s.nu, tuple):
+        return 1.0, [1.0] * (s.L - 1)
+    nus = s.nus
+    return nus[0] / nus[-1], [nus[l + 1] / nus[l] for l in range(s.L - 1)]
+
+
+def layer1_backward(o: Order, s: Setting):
+    """(C_g^1, R_g^1) as weight space sees them: times nu_1/nu_L (the identity at equal widths)."""
+    c1 = width_factors(s)[0]
+    return (o.C_g[0], o.R_g[0]) if c1 == 1.0 else (c1 * o.C_g[0], c1 * o.R_g[0])
+
+
 def data_block(s: Setting, C_v: np.ndarray, R_v: np.ndarray) -> dict:
     """Data space (one P-site): R_Delta and C_Delta from the weight-space C_v and R_v."""
     T = C_v.shape[0]
@@ -87,12 +107,13 @@ def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) 
     """Weight-space (one D-site) and data-space (one P-site) blocks of docs/bordelon25.md, sections 4.3-4.4.
 
     They see the hidden layers only through layer 1's backward correlation C_g1 and response
-    R_g1, so the plain and the residual network share them.
+    R_g1, so the plain and the residual network share them (with unequal widths these are in
+    units of N_L, :func:`layer1_backward`, and nu is nu_L).
     """
     T = o.C_v.shape[0]
     I, ones = np.eye(T), np.ones((T, T))
     Theta = np.tril(ones, -1)
-    g, nu = s.gamma, s.nu
+    g, nu = s.gamma, s.nu_L
     ratio = s.alpha_B if s.online else s.alpha
     sq = np.sqrt(ratio)
 
@@ -108,19 +129,25 @@ def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) 
 
 
 def hidden_block(o: Order, s: Setting) -> dict:
-    """Hidden layers l = 1..L of the plain network: h = xi + B g, g = zeta + E h."""
+    """Hidden layers l = 1..L of the plain network: h = xi + B g, g = zeta + E h.
+
+    Unequal widths: the backward source of layer l and its kernel E carry the aspect ratio
+    nu_{l+1}/nu_l of W^l (:func:`width_factors`)."""
     T = o.C_v.shape[0]
     I, ones = np.eye(T), np.ones((T, T))
     Theta = np.tril(ones, -1)
     C_h, C_g, R_h, R_g = list(o.C_h), list(o.C_g), list(o.R_h), list(o.R_g)
     c = s.eta0 * s.gamma
+    rho = width_factors(s)[1]
     for l in range(s.L):
         if l == 0:
-            C_xi, B = o.C_a, o.R_a / np.sqrt(s.nu) + c * Theta * o.C_a
+            C_xi, B = o.C_a, o.R_a / np.sqrt(s.nu_L) + c * Theta * o.C_a
         else:
             C_xi, B = C_h[l - 1], R_h[l - 1] + c * Theta * C_h[l - 1]
         if l < s.L - 1:
             C_zeta, E = C_g[l + 1], R_g[l + 1] + c * Theta * C_g[l + 1]
+            if rho[l] != 1.0:
+                C_zeta, E = rho[l] * C_zeta, rho[l] * E
         else:
             C_zeta, E = ones, c * Theta  # g^L = w(t): w(0) plus its updates
         H = _inv_unit_lower(I - B @ E)
@@ -134,7 +161,7 @@ def hidden_block(o: Order, s: Setting) -> dict:
 
 def sweep(o: Order, s: Setting) -> Order:
     """One Gauss-Seidel sweep of the plain network: weight and data space, then the layers."""
-    o = dataclasses.replace(o, **weight_data_block(o, s, o.C_g[0], o.R_g[0]))
+    o = dataclasses.replace(o, **weight_data_block(o, s, *layer1_backward(o, s)))
     return dataclasses.replace(o, **hidden_block(o, s))
 
 

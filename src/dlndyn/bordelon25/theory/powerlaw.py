@@ -44,7 +44,7 @@ from .. import conventions
 from ..conventions import REGIMES
 from ..setting import Setting, spectrum
 from . import residual
-from .dmft import Order, _inv_unit_lower, data_block
+from .dmft import Order, _inv_unit_lower, data_block, layer1_backward
 from .dmft import hidden_block as plain_hidden_block
 from .residual_stepper import step_residual
 from .stepper import Modes, step_dmft
@@ -160,7 +160,7 @@ def weight_data_block(o: Order, s: Setting, C_g1, R_g1, modes: Modes) -> dict:
     inner = (Hv.T * (w * lam**2 * b)) @ Hv + sandwich(w * lam**2 * k2, G, C_g1)
     C_a += o.R_D @ inner @ o.R_D.T
     R_u = -(np.tensordot(w * lam, G, axes=1) @ M) / sq
-    R_a = -(np.tensordot(w * lam, F, axes=1) @ o.R_D) / (g * math.sqrt(s.nu))
+    R_a = -(np.tensordot(w * lam, F, axes=1) @ o.R_D) / (g * math.sqrt(s.nu_L))
     return {"C_v": C_u, "C_a": C_a, "R_v": R_u, "R_a": R_a, **data_block(s, C_u, R_u)}
 
 
@@ -175,7 +175,7 @@ def picard_model(s: Setting, modes: int | None = None, bins: int | None = None):
         return residual.ResidualOrder.initial, sweep
 
     def sweep(o, s):
-        o = dataclasses.replace(o, **weight_data_block(o, s, o.C_g[0], o.R_g[0], ms))
+        o = dataclasses.replace(o, **weight_data_block(o, s, *layer1_backward(o, s), ms))
         return dataclasses.replace(o, **plain_hidden_block(o, s))
 
     return Order.initial, sweep

@@ -47,6 +47,7 @@ import numpy as np
 
 from ..conventions import divergence_threshold
 from ..setting import Setting
+from .dmft import width_factors
 
 MAX_BYTES = 3 * 2**30  # refuse per-mode response matrices larger than this (memory guard)
 _BLOCK = 256  # row-block size of the triangular products
@@ -282,6 +283,10 @@ class PlainHidden:
     def __init__(self, s: Setting):
         T, L = s.T, s.L
         self.L, self.eta, self.g2 = L, float(s.eta0), float(s.gamma) ** 2
+        # unequal widths (docs/bordelon25.md, section 10): aspect ratios of the backward
+        # sources, and layer 1's C_g in weight-space units (c1 C_g^1) for the weight/data phase
+        self.c1, self.rho = width_factors(s)
+        self.Cg1 = np.zeros((T, T)) if self.c1 != 1.0 else None
 
         def mat():
             return np.zeros((T, T))
@@ -305,7 +310,7 @@ class PlainHidden:
             if top:
                 E_row = np.full(t, eta)
             else:
-                E_row = Uh[l + 1][t, :t] + eta * Cg[l + 1][t, :t]
+                E_row = self.rho[l] * (Uh[l + 1][t, :t] + eta * Cg[l + 1][t, :t])
             if g2 == 0.0:  # P = I
                 Uh[l][t, :t] = E_row
             elif top and t > 0:  # E^ = eta Theta: running sum of P's rows
@@ -326,13 +331,20 @@ class PlainHidden:
                 row += r[t] * r[:n]
             else:
                 vr = V[l][t, :n]
-                row += _tri_vec(V[l], Cg[l + 1][:n, :n] @ vr, n)
+                row += self.rho[l] * _tri_vec(V[l], Cg[l + 1][:n, :n] @ vr, n)
             Cg[l][t, :n] = row
             Cg[l][:n, t] = row
+        if self.Cg1 is not None:
+            self.Cg1[t, :n] = self.Cg1[:n, t] = self.c1 * Cg[0][t, :n]
+
+    def C_g1(self) -> np.ndarray:
+        """Layer 1's backward correlation as weight space sees it: c1 C_g^1 (C_g^1 if c1 = 1)."""
+        return self.Cg[0] if self.Cg1 is None else self.Cg1
 
     def M_row(self, t: int) -> np.ndarray:
-        """Row t of the weight-space kernel M = R^_g1 + eta0 Theta*C_g1 (s < t)."""
-        return self.Uh[0][t, :t] + self.eta * self.Cg[0][t, :t]
+        """Row t of the weight-space kernel M = c1 (R^_g1 + eta0 Theta*C_g1) (s < t)."""
+        row = self.Uh[0][t, :t] + self.eta * self.Cg[0][t, :t]
+        return row if self.c1 == 1.0 else self.c1 * row
 
     def forward_row(self, t: int, B1_row: np.ndarray, Ca: np.ndarray) -> None:
         """Row t of P, R^_h (= Q^) and C_h of every layer, bottom-up."""
@@ -357,7 +369,7 @@ class PlainHidden:
             C_xi = Ca if l == 0 else Ch[l - 1]
             row = _tri_vec(P[l], C_xi[:n, :n] @ P[l][t, :n], n)
             if g2 > 0:
-                row += g2 * _tri_vec(Qh[l], Cg[l + 1][:n, :n] @ Qh[l][t, :n], n)
+                row += (g2 * self.rho[l]) * _tri_vec(Qh[l], Cg[l + 1][:n, :n] @ Qh[l][t, :n], n)
             Ch[l][t, :n] = row
             Ch[l][:n, t] = row
 
@@ -380,7 +392,7 @@ def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> Steppe
     with np.errstate(all="ignore"):
         for t in range(T):
             hid.backward_row(t, wd.Ca)
-            test, train = wd.row(t, hid.M_row(t), hid.Cg[0])
+            test, train = wd.row(t, hid.M_row(t), hid.C_g1())
             if not (np.isfinite(test) and np.isfinite(train) and test < threshold):
                 t_div = t
                 break
