@@ -9,7 +9,9 @@ a = sqrt(D) X^T Delta / P, one GD step on half the loss is
     w   += eta0 gamma h^L_a
 
 where g^L = w, g^l = W^l^T g^{l+1} / sqrt(N) are the (input-independent) backward vectors and
-h^l_a the forward pass of a. A step costs O(P D + N D + L N^2) instead of autodiff's
+h^l_a the forward pass of a. With C outputs (``Setting.kappa``) w, g^l, h^l_a, a, Delta and
+beta carry a trailing channel axis and every update is rank C, g a^T summed over channels
+(docs/bordelon25.md, section 10). A step costs O(P D + N D + L N^2) instead of autodiff's
 O(P (N D + L N^2)). Runs are jit-compiled, scanned over steps and vmapped over a
 learning-rate grid and seeds, so a whole sweep is one compiled call.
 
@@ -35,9 +37,9 @@ import numpy as np
 import pandas as pd
 
 from ...core.train import check_dtype, precision, replicate_keys, scan_frozen
-from ..conventions import DIVERGENCE_FACTOR, readout, update_scale
+from ..conventions import DIVERGENCE_FACTOR, channel_mean_square, readout, update_scale
 from ..setting import Setting, spectrum
-from .lowrank import freeze, lowrank_start, lowrank_update, write_pending
+from .lowrank import freeze, lowrank_start, lowrank_update, outer, write_pending
 from .residual import residual_step
 
 
@@ -45,24 +47,27 @@ from .residual import residual_step
 # Initial state and data (shared with the autodiff reference implementation)
 # ----------------------------------------------------------------------------------------
 def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, dtype,
-               spectrum=None):
+               spectrum=None, C: int = 1):
     """Initial weights, teacher and (for full batch) the training set of one replicate.
 
     ``n_mid`` is the number of N x N matrices: L - 1 hidden-to-hidden layers, or L residual
     branches. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
     power-law data (:func:`dlndyn.bordelon25.setting.spectrum`): x ~ N(0, diag(lambda)), beta*_k ~ N(0, b_k).
+    ``C`` outputs: the readout w is (N, C) and the teacher (D, C), independent columns; C = 1
+    keeps vectors (N,) and (D,), the single-output shapes.
     """
+    out = () if C == 1 else (C,)
     k_w0, k_ws, k_w, k_teacher, k_data = jax.random.split(key, 5)
     params = {
         "W0": jax.random.normal(k_w0, (N, D), dtype),
         "Ws": jax.random.normal(k_ws, (n_mid, N, N), dtype),
-        "w": jax.random.normal(k_w, (N,), dtype),
+        "w": jax.random.normal(k_w, (N,) + out, dtype),
     }
-    beta_star = jax.random.normal(k_teacher, (D,), dtype)
+    beta_star = jax.random.normal(k_teacher, (D,) + out, dtype)
     data = {"beta_star": beta_star, "key": k_data}
     if spectrum is not None:
         lam, b = (jnp.asarray(a, dtype) for a in spectrum)
-        beta_star = beta_star * jnp.sqrt(b)
+        beta_star = beta_star * (jnp.sqrt(b) if C == 1 else jnp.sqrt(b)[:, None])
         data.update(beta_star=beta_star, lam=lam, sqrt_lam=jnp.sqrt(lam))
     if not online:
         data["X"], data["y"] = draw_batch(k_data, beta_star, P, sigma, dtype,
@@ -72,13 +77,14 @@ def init_state(key, *, D: int, N: int, P: int, n_mid: int, sigma, online: bool, 
 
 def draw_batch(key, beta_star, P: int, sigma, dtype, sqrt_lam=None):
     """P Gaussian inputs (covariance diag(sqrt_lam^2), or I) and noisy teacher labels
-    y = beta*.x/sqrt(D) + sigma eps."""
+    y = beta*.x/sqrt(D) + sigma eps (labels (P, C) for a (D, C) teacher)."""
     D = beta_star.shape[0]
     k_x, k_eps = jax.random.split(key)
     X = jax.random.normal(k_x, (P, D), dtype)
     if sqrt_lam is not None:
         X = X * sqrt_lam
-    y = X @ beta_star / np.sqrt(D) + sigma * jax.random.normal(k_eps, (P,), dtype)
+    y = X @ beta_star / np.sqrt(D) + sigma * jax.random.normal(k_eps, (P,) + beta_star.shape[1:],
+                                                               dtype)
     return X, y
 
 
@@ -103,11 +109,15 @@ def end_to_end(params, gamma):
 
 
 def test_loss(beta, beta_star, sigma, lam=None):
-    """|v|^2/D + sigma^2 with v = beta* - beta, or sum_k lam_k v_k^2/D + sigma^2."""
+    """|v|^2/D + sigma^2 with v = beta* - beta, or sum_k lam_k v_k^2/D + sigma^2; with C
+    outputs averaged over them (:func:`..conventions.channel_mean_square`)."""
     v = beta_star - beta
     if lam is not None:
-        return (lam * v) @ v / v.shape[0] + sigma**2
-    return v @ v / v.shape[0] + sigma**2
+        if v.ndim == 1:
+            return (lam * v) @ v / v.shape[0] + sigma**2
+        return channel_mean_square(jnp.sqrt(lam)[:, None] * v) / v.shape[0] + sigma**2
+    return channel_mean_square(v) / v.shape[0] + sigma**2
+
 
 
 # ----------------------------------------------------------------------------------------
@@ -132,11 +142,11 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
     h_last, h_lower = jax.lax.scan(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
     c = update_scale(eta0, gamma)
     new = {
-        "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
-        "Ws": params["Ws"] + c * jnp.einsum("in,im->inm", g_upper, h_lower) / np.sqrt(N),
+        "W0": params["W0"] + c * outer(g1, a) / np.sqrt(D),
+        "Ws": params["Ws"] + c * jax.vmap(outer)(g_upper, h_lower) / np.sqrt(N),
         "w": params["w"] + c * h_last,
     }
-    return new, delta @ delta / P, beta
+    return new, channel_mean_square(delta) / P, beta
 
 
 def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
@@ -190,9 +200,9 @@ def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: 
 
 
 @partial(jax.jit, static_argnames=("path", "step_fn", "residual", "D", "N", "P", "n_mid", "T",
-                                   "online", "dtype", "seed_loop"))
+                                   "online", "dtype", "seed_loop", "C"))
 def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, residual=False,
-             D, N, P, n_mid, T, online, dtype, spectrum=None, seed_loop="vmap"):
+             D, N, P, n_mid, T, online, dtype, spectrum=None, seed_loop="vmap", C=1):
     """All replicates (keys) x learning rates (eta0s) in one compiled call: arrays (S, E, T).
 
     ``path="dense"`` trains the full matrices with ``step_fn`` (one copy per seed and learning
@@ -200,11 +210,12 @@ def run_grid(keys, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None, r
     (``residual`` picks the residual network), with the step loop outside the vmaps over
     seeds and grid (:func:`train_lowrank`). ``seed_loop`` (dense path only): "vmap" (seeds
     batched, the default) or "map" (seeds one after another, ``lax.map``), for measurements.
+    ``C``: number of outputs (rank-C updates).
     """
 
     def init(key):
         return init_state(key, D=D, N=N, P=P, n_mid=n_mid, sigma=sigma, online=online,
-                          dtype=dtype, spectrum=spectrum)
+                          dtype=dtype, spectrum=spectrum, C=C)
 
     if path == "lowrank":
         params, data = jax.vmap(init)(keys)
@@ -238,7 +249,8 @@ METHODS = ("auto", "lowrank", "dense")
 # low-rank path reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of
 # T rows, O(T sum_l (rows_l + cols_l)). Low rank is picked while
 #     T * sum_l (rows_l + cols_l) <= CROSSOVER * sum_l rows_l cols_l,
-# i.e. T <= N / 2 for N x N matrices. Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU, a
+# i.e. T <= N / 2 for N x N matrices. With C outputs every step adds C rows to each factor, so
+# the factor side is T C sum_l (rows_l + cols_l) (not measured separately). Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU, a
 # shared 2-core machine under load 8-14, with low-rank code that still copied its buffers every
 # step, so lower bounds for today's): 1.0 (N=128) and 1.7 / 4.7 (N=256, two runs) for a
 # 12-point grid, 2.5 (N=128) and 26 / 1.5 (N=256) for one learning rate. 1.0 keeps the
@@ -258,9 +270,10 @@ def matrix_shapes(sizes: dict, n_mid: int):
 
 
 def choose_path(sizes: dict, n_mid: int, T: int) -> str:
-    """"lowrank" or "dense" for a run of T steps: the rule at :data:`CROSSOVER`."""
+    """"lowrank" or "dense" for a run of T steps: the rule at :data:`CROSSOVER` (rank
+    ``sizes["C"]`` updates: T C factor rows per matrix)."""
     shapes = matrix_shapes(sizes, n_mid)
-    factor_cost = T * sum(r + c for r, c in shapes)
+    factor_cost = T * sizes.get("C", 1) * sum(r + c for r, c in shapes)
     dense_cost = sum(r * c for r, c in shapes)
     return "lowrank" if factor_cost <= CROSSOVER * dense_cost else "dense"
 
