@@ -18,7 +18,7 @@ from .theory.powerlaw import predicted_exponent
 
 SYMBOLS = {"nu": r"\nu", "alpha": r"\alpha", "alpha_B": r"\alpha_B", "gamma0": r"\gamma_0",
            "eta0": r"\eta_0", "sigma": r"\sigma", "beta0": r"\beta_0", "L": "L",
-           "source": "b", "capacity": "a"}
+           "source": "b", "capacity": "a", "kappa": r"\kappa"}
 
 DIVERGED_MARKER = dict(marker="x", ms=5, mew=1.2, ls="none")
 
