@@ -226,3 +226,43 @@ def test_theory_refuses_kappa_and_pipeline_plans_no_theory_job():
     config["figures"]["fig9"]["panels"]["a"]["theory_only"] = True
     with pytest.raises(Exception, match="kappa"):
         pipeline.check_config(config)
+
+
+# ----------------------------------------------------------------------------------------
+# Figure 9's tables at small size, through the pipeline's jobs and summaries
+# ----------------------------------------------------------------------------------------
+FIG9 = {"D": 64, "seeds": 4,
+        "base": {"L": 2, "nu": 1.0, "alpha": 2.0, "eta0": 0.15, "T": 12, "sigma": 0.2},
+        "panels": {"a": {"vary": {"kappa": [0.0, 1.0]}},
+                   "c": {"kind": "lr_sweep", "vary": {"kappa": [0.0, 1.0]},
+                         "eta0": [0.05, 0.15, 0.4]}}}
+
+
+def test_fig9_agreement_and_optimal_lr_tables(tmp_path):
+    """The agreement table has rows for the kappa = 0 curves only (the theory's), within the
+    simulation's noise plus the finite-size bias at D = 64; the optimal-lr table has one finite
+    optimum per kappa; kappa = 1 ends above kappa = 0 at every stable learning rate."""
+    from dlndyn.bordelon25 import jobs, summaries
+    from dlndyn.core.tables import write_table
+
+    config = {"figures": {"fig9": FIG9}}
+    p = pipeline.plan(config, seed=0, dtype="float32")
+    design = tmp_path / "design.csv"
+    write_table(pipeline.design_table(p.runs["fig9"], seed=0, dtype="float32"), design)
+    paths = {"sim": [], "theory": []}
+    for source, run_job in (("sim", jobs.simulate), ("theory", jobs.theory)):
+        for key in getattr(p, f"{source}_keys")["fig9"]:
+            path = tmp_path / f"{key}.parquet"
+            write_table(run_job(getattr(p, source)[key], log=lambda m: None), path)
+            paths[source].append(path)
+    table = summaries.figure_summary("agreement", FIG9, design, paths["sim"], paths["theory"])
+    assert set(table.curve) == {"kappa~0"} and set(table.panel) == {"a", "c"}
+    test = table[table.quantity == "test_loss"]
+    assert np.all(test.rel_err_mean <= 3 * test.rel_sem_mean + 0.1), test
+    opt = summaries.figure_summary("optimal_lr", FIG9, design, paths["sim"], paths["theory"])
+    assert list(opt.kappa) == [0.0, 1.0] and np.all(np.isfinite(opt.eta0_opt))
+    sim = pipeline.figure_tables(pd.read_csv(design), paths["sim"], "sim")
+    final = summaries.final_losses(sim[sim.panel == "c"]).pivot(index="eta0", columns="curve",
+                                                                 values="mean")
+    finite = final[np.isfinite(final).all(axis=1)]
+    assert len(finite) >= 2 and np.all(finite["kappa~1"] > finite["kappa~0"])

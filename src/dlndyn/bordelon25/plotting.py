@@ -110,7 +110,7 @@ def plot_lr_sweep(ax, pcfg, design, sim, th, panel):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("learning rate $\\eta_0$")
-    ax.set_ylabel(f"test loss at $t={int(sim.step.max())}$")
+    ax.set_ylabel(f"test loss at $t={int(sim[sim.panel == panel].step.max())}$")
 
 
 def plot_final(ax, pcfg, design, sim, th, panel):
