@@ -47,8 +47,9 @@ def _rows(x):
 
 
 def _tmul(M, x):
-    """M^T x, written x^T M for a vector (stored layout, see _mv)."""
-    return x @ M if x.ndim == 1 else M.T @ x
+    """M^T x, written x^T M (stored layout, see _mv; for an (n, C) matrix the small result
+    is transposed, not M)."""
+    return x @ M if x.ndim == 1 else (x.T @ M).T
 
 
 def lowrank_start(params, T: int):
