@@ -83,6 +83,7 @@ def test_branch_multiplier():
 def test_sizes(kwargs, D, expected):
     sizes = Setting(**kwargs).sizes(D)
     Ns = sizes.pop("Ns")  # one width per hidden layer, all N here
+    assert sizes.pop("C") == 1  # one output unless kappa > 0 (tests/bordelon25/test_outputs.py)
     assert sizes == expected
     assert Ns == (expected["N"],) and all(isinstance(v, int) for v in (*sizes.values(), *Ns))
 

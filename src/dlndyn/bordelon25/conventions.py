@@ -55,6 +55,26 @@ def divergence_threshold(initial_loss):
     return DIVERGENCE_FACTOR * max(1.0, initial_loss)
 
 
+def output_channels(kappa: float, D: int) -> int:
+    """Number of outputs C = max(1, round(kappa D)) (docs/bordelon25.md, section 11).
+
+    Many outputs (the paper's App. G, a reconstruction: its text was not available) *(choice)*:
+    C channels with independent teachers, training loss (1/P) sum over samples and outputs,
+    test and recorded train losses averaged over outputs (:func:`channel_mean_square`), the
+    readout an N x C matrix with the single output's per-entry scale. kappa = 0 is one output.
+    """
+    return max(1, round(kappa * D))
+
+
+def channel_mean_square(x):
+    """Squared norm over the first (site or sample) axis, averaged over output channels.
+
+    ``x @ x`` for one output (a vector); ``sum(x**2) / C`` for an (n, C) matrix. Works on
+    numpy and traced JAX arrays alike.
+    """
+    return x @ x if x.ndim == 1 else (x * x).sum() / x.shape[1]
+
+
 def update_scale(eta0, gamma):
     """Multiplier of each rank-one weight update: eta0 gamma = eta * readout / sqrt(D)."""
     return eta0 * gamma

@@ -17,11 +17,20 @@ from ..core import design
 from .setting import Setting
 
 
+def _canonical(setting: Setting) -> dict:
+    """The setting's fields, without ``kappa`` when it is 0 (one output): single-output jobs
+    keep the keys they had before the field existed."""
+    fields = setting.asdict()
+    if fields["kappa"] == 0:
+        del fields["kappa"]
+    return fields
+
+
 def sim_job(setting: Setting, *, D: int, seeds: int, seed: int, dtype: str, eta0_grid) -> dict:
     """Canonical params of a simulation (with a grid, the setting's own eta0 is irrelevant)."""
     if eta0_grid is not None:
         setting = setting.replace(eta0=0.0)
-    return {"setting": setting.asdict(), "D": int(D), "seeds": int(seeds), "seed": int(seed),
+    return {"setting": _canonical(setting), "D": int(D), "seeds": int(seeds), "seed": int(seed),
             "dtype": str(dtype), "eta0_grid": None if eta0_grid is None else list(eta0_grid)}
 
 
@@ -30,7 +39,7 @@ def theory_job(setting: Setting, *, D: int, modes, bins, eta0_grid) -> dict:
     if eta0_grid is not None:
         setting = setting.replace(eta0=0.0)
     powerlaw = setting.data == "powerlaw"
-    return {"setting": setting.asdict(),
+    return {"setting": _canonical(setting),
             "modes": int(modes or D) if powerlaw else None,
             "bins": bins if powerlaw else None,
             "eta0_grid": None if eta0_grid is None else list(eta0_grid)}

@@ -22,6 +22,7 @@ from ..core.config import ConfigError
 from ..core.tables import read_table, write_table
 from . import jobs
 from .setting import Setting
+from .theory.solve import has_theory
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ def check_config(config: dict) -> dict:
         for panel in fcfg["panels"]:
             try:
                 for run in panel_runs(config, fig, panel):
+                    if not (run.simulated or run.with_theory):
+                        raise ValueError(f"kappa={run.setting.kappa}: no theory exists for "
+                                         "kappa > 0, so the curve must be simulated")
                     if run.simulated:
                         run.setting.sizes(run.D)  # a limit (inf) cannot be simulated
                     _check_theory_memory(run.setting)
@@ -83,6 +87,7 @@ class Run:
     simulated: bool = True  # False: a theory-only curve (e.g. an infinite-width limit)
     modes: int | None = None  # power-law data: modes of the theory (default D)
     bins: int | None = None  # power-law data: coarse-grain the modes into this many groups
+    with_theory: bool = True  # False: no DMFT covers the setting (kappa > 0): simulation only
 
     def params(self) -> dict:
         """Plain dict for Snakemake params (a change to it reruns the job)."""
@@ -99,6 +104,7 @@ class Run:
             "simulated": self.simulated,
             "modes": self.modes,
             "bins": self.bins,
+            "with_theory": self.with_theory,
         }
 
     @classmethod
@@ -173,6 +179,7 @@ def panel_runs(config: dict, fig: str, panel: str) -> list[Run]:
                 simulated=KINDS[kind].simulated and not pcfg.get("theory_only", False),
                 modes=modes,
                 bins=pcfg.get("bins"),
+                with_theory=has_theory(setting),
             )
         )
     return runs
@@ -220,9 +227,10 @@ def plan(config: dict, *, seed: int, dtype: str) -> Plan:
         p.runs[fig] = figure_runs(config, fig)
         sims, theories = set(), set()
         for run in p.runs[fig]:
-            k = run.theory_key()
-            p.theory.setdefault(k, run.theory_job())
-            theories.add(k)
+            if run.with_theory:
+                k = run.theory_key()
+                p.theory.setdefault(k, run.theory_job())
+                theories.add(k)
             if run.simulated:
                 job = run.sim_job(seed=seed, dtype=dtype)
                 k = jobs.key("sim", job)
@@ -240,7 +248,7 @@ def design_table(runs: list[Run], *, seed: int, dtype: str) -> pd.DataFrame:
                      "vary": ",".join(r.vary), "n_eta0": len(r.eta0_grid or ()),
                      "simulated": r.simulated,
                      "sim_key": r.sim_key(seed=seed, dtype=dtype) if r.simulated else "",
-                     "theory_key": r.theory_key(),
+                     "theory_key": r.theory_key() if r.with_theory else "",
                      **{f"vary_{k}": design.format_value(v) if isinstance(v, list) else v
                         for k, v in r.vary.items()}})
     return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ from .theory.powerlaw import predicted_exponent
 
 SYMBOLS = {"nu": r"\nu", "alpha": r"\alpha", "alpha_B": r"\alpha_B", "gamma0": r"\gamma_0",
            "eta0": r"\eta_0", "sigma": r"\sigma", "beta0": r"\beta_0", "L": "L",
-           "source": "b", "capacity": "a"}
+           "source": "b", "capacity": "a", "kappa": r"\kappa"}
 
 DIVERGED_MARKER = dict(marker="x", ms=5, mew=1.2, ls="none")
 
@@ -111,7 +111,7 @@ def plot_lr_sweep(ax, pcfg, design, sim, th, panel):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("learning rate $\\eta_0$")
-    ax.set_ylabel(f"test loss at $t={int(sim.step.max())}$")
+    ax.set_ylabel(f"test loss at $t={int(sim[sim.panel == panel].step.max())}$")
 
 
 def plot_final(ax, pcfg, design, sim, th, panel):

@@ -16,6 +16,10 @@ The model (docs/bordelon25.md, sections 1-2); the formulas of the conventions li
   batch on infinite data, infinite batch) and ``gamma0=0`` is the lazy limit gamma0 -> 0 taken
   after nu -> inf (at finite width its initial output variance 1/(gamma^2 nu) is infinite).
   Only the theory accepts them; the simulation rejects them.
+* ``kappa = C/D`` outputs (the paper's App. G, reconstructed; docs/bordelon25.md, section 11):
+  C = max(1, round(kappa D)) channels with independent teachers, loss summed over outputs,
+  test and train losses averaged over them, readout an N x C matrix
+  (:func:`.conventions.output_channels`). kappa = 0 (default) is the single output.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numbers
 from dataclasses import dataclass
 
 from ..core.data import power_law_spectrum
-from .conventions import gamma_eff, readout_width
+from .conventions import gamma_eff, output_channels, readout_width
 
 PARAMS = ("mup", "ntk")
 BRANCH_SCALES = ("inv_sqrt_L", "fixed")
@@ -66,6 +70,7 @@ class Setting:
       data: "isotropic" (x ~ N(0, I), beta* ~ N(0, I)) or "powerlaw" (see :func:`spectrum`).
       capacity: capacity exponent a of power-law data, lambda_k ~ k^(-a) (used only then).
       source: source exponent b of power-law data, lambda_k beta*_k^2 ~ k^(-a b - 1).
+      kappa: output ratio C/D; C = max(1, round(kappa D)) outputs (0: one output).
 
     ``nu``, ``alpha`` and ``alpha_B`` may be ``float("inf")`` and ``gamma0`` may be 0 (the lazy
     limit; needs ``nu=inf``): limits the theory solves exactly and the simulation rejects.
@@ -86,6 +91,7 @@ class Setting:
     data: str = "isotropic"
     capacity: float = 1.5
     source: float = 0.5
+    kappa: float = 0.0
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -114,7 +120,7 @@ class Setting:
         if self.gamma0 == 0 and self.param == "ntk":
             raise bad("gamma0", "must be > 0 under NTK (its lazy limit is nu=inf at fixed gamma0; "
                       "gamma0=0 makes the initial output variance 1/gamma0^2 infinite)")
-        for name in ("eta0", "sigma", "beta0", "capacity"):
+        for name in ("eta0", "sigma", "beta0", "capacity", "kappa"):
             v = getattr(self, name)
             if not _is_number(v) or not v >= 0 or math.isinf(v):
                 raise bad(name, "must be a finite number >= 0")
@@ -130,7 +136,8 @@ class Setting:
             raise bad("residual", "must be True or False")
         if self.data not in DATA:
             raise bad("data", f"must be one of {DATA}")
-        for name in ("nu", "alpha", "gamma0", "eta0", "sigma", "beta0", "capacity", "source"):
+        for name in ("nu", "alpha", "gamma0", "eta0", "sigma", "beta0", "capacity", "source",
+                     "kappa"):
             if not isinstance(getattr(self, name), tuple):
                 object.__setattr__(self, name, float(getattr(self, name)))  # numpy scalars too
         if self.alpha_B is not None:
@@ -189,7 +196,7 @@ class Setting:
 
     def sizes(self, D: int) -> dict[str, int]:
         """Finite sizes at input dimension D: width N (the last hidden layer's), the widths Ns of
-        the hidden layers 1..L, training set P (or batch B)."""
+        the hidden layers 1..L, training set P (or batch B), outputs C."""
         if int(D) != D or D < 1:
             raise ValueError(f"D={D!r}: must be an integer >= 1")
         ratio = self.alpha_B if self.online else self.alpha
@@ -203,6 +210,7 @@ class Setting:
             "N": readout_width(Ns),
             "Ns": Ns,
             "P": max(1, round(ratio * D)),
+            "C": output_channels(self.kappa, D),
         }
 
     def replace(self, **changes) -> Setting:

@@ -29,8 +29,10 @@ def seed_summary(sim: pd.DataFrame, quantity: str) -> pd.DataFrame:
 
 
 def final_losses(table: pd.DataFrame, quantity: str = "test_loss") -> pd.DataFrame:
-    """The loss at the last step of each run and eta0 (mean and s.e.m. over seeds if simulated)."""
-    last = table[table.step == table.step.max()]
+    """The loss at the last step of each run and eta0 (mean and s.e.m. over seeds if simulated).
+
+    The last step of each (panel, curve): panels of one figure may have different horizons."""
+    last = table[table.step == table.groupby(["panel", "curve"]).step.transform("max")]
     if "seed" in last:
         return seed_summary(last, quantity)
     out = last[["panel", "curve", "eta0", "step", quantity, "diverged"]]

@@ -11,7 +11,9 @@ a = sqrt(D) X^T Delta / P, one GD step on half the loss is
 where g^L = w, g^l = W^l^T g^{l+1} / sqrt(N) are the (input-independent) backward vectors and
 h^l_a the forward pass of a. With unequal widths (``Setting.nu`` a tuple) every sqrt(N) is the
 fan-in sqrt(N_l) of its matrix and the hidden matrices are a tuple instead of a stacked array
-(docs/bordelon25.md, section 10). A step costs O(P D + N D + L N^2) instead of autodiff's
+(docs/bordelon25.md, section 10); with C outputs (``Setting.kappa``, section 11) w, g^l, h^l_a, a,
+Delta and beta carry a trailing channel axis and every update is rank C, g a^T summed over
+channels. A step costs O(P D + N D + L N^2) instead of autodiff's
 O(P (N D + L N^2)). Runs are jit-compiled, scanned over steps and vmapped over a
 learning-rate grid and seeds, so a whole sweep is one compiled call.
 
@@ -40,9 +42,9 @@ import pandas as pd
 
 from ...core.data import streams
 from ...core.train import check_dtype, precision, scan_frozen
-from ..conventions import DIVERGENCE_FACTOR, readout, update_scale
+from ..conventions import DIVERGENCE_FACTOR, channel_mean_square, readout, update_scale
 from ..setting import Setting, spectrum
-from .lowrank import freeze, lowrank_start, lowrank_update, write_pending
+from .lowrank import freeze, lowrank_start, lowrank_update, outer, write_pending
 from .residual import residual_step
 
 
@@ -50,7 +52,7 @@ from .residual import residual_step
 # Initial state and data (shared with the autodiff reference implementation)
 # ----------------------------------------------------------------------------------------
 def init_state(seed: int, replicate: int = 0, *, D: int, N: int, P: int, n_mid: int, sigma,
-               online: bool, dtype, spectrum=None, Ns=None):
+               online: bool, dtype, spectrum=None, Ns=None, C: int = 1):
     """Initial weights, teacher and (for full batch) the training set of one replicate.
 
     ``n_mid`` is the number of N x N matrices: L - 1 hidden-to-hidden layers, or L residual
@@ -58,15 +60,18 @@ def init_state(seed: int, replicate: int = 0, *, D: int, N: int, P: int, n_mid: 
     N_1 x D, ``Ws`` is the tuple of the N_{l+1} x N_l matrices (drawn one after the other
     from the "Ws" stream) and w has N_L entries; equal (or None): as before. ``spectrum``: None (isotropic data) or arrays (lambda, b) of length D for
     power-law data (:func:`dlndyn.bordelon25.setting.spectrum`): x ~ N(0, diag(lambda)), beta*_k ~ N(0, b_k).
+    ``C`` outputs: the readout w is (N, C) and the teacher (D, C), independent columns; C = 1
+    keeps vectors (N,) and (D,), the single-output shapes.
 
     Drawn on the host (numpy, in ``dtype``): random-number code compiled by XLA cost several
     CPU-seconds per distinct shape, most of a job's compile time. Each array has its own stream
-    (:func:`dlndyn.core.data.streams`), so the teacher and data of a replicate do not depend on the width and
-    the weights do not depend on the data size. The one-pass batches are drawn inside the
-    compiled loop from ``data["key"]`` (:func:`batch_at`).
+    (:func:`dlndyn.core.data.streams`), so the teacher and data of a replicate do not depend on
+    the width and the weights do not depend on the data size. The one-pass batches are drawn
+    inside the compiled loop from ``data["key"]`` (:func:`batch_at`).
     """
     dtype = np.dtype(dtype)
     rng = streams(seed, replicate, STREAMS)
+    out = () if C == 1 else (C,)
 
     def normal(name, *shape):
         return rng[name].standard_normal(shape, dtype=dtype)
@@ -74,22 +79,23 @@ def init_state(seed: int, replicate: int = 0, *, D: int, N: int, P: int, n_mid: 
     if Ns is not None and len(set(Ns)) > 1:
         params = {"W0": normal("W0", Ns[0], D),
                   "Ws": tuple(normal("Ws", Ns[l + 1], Ns[l]) for l in range(len(Ns) - 1)),
-                  "w": normal("w", Ns[-1])}
+                  "w": normal("w", Ns[-1], *out)}
     else:
-        params = {"W0": normal("W0", N, D), "Ws": normal("Ws", n_mid, N, N), "w": normal("w", N)}
-    beta_star = normal("teacher", D)
+        params = {"W0": normal("W0", N, D), "Ws": normal("Ws", n_mid, N, N),
+                  "w": normal("w", N, *out)}
+    beta_star = normal("teacher", D, *out)
     data = {"beta_star": beta_star,
             "key": jax.random.fold_in(jax.random.key(int(seed)), int(replicate))}
     if spectrum is not None:
         lam, b = (np.asarray(a, dtype) for a in spectrum)
-        beta_star = beta_star * np.sqrt(b)
+        beta_star = beta_star * (np.sqrt(b) if C == 1 else np.sqrt(b)[:, None])
         data.update(beta_star=beta_star, lam=lam, sqrt_lam=np.sqrt(lam))
     if not online:
         X = normal("X", P, D)
         if spectrum is not None:
             X = X * data["sqrt_lam"]
         data["X"] = X
-        data["y"] = X @ beta_star / dtype.type(np.sqrt(D)) + dtype.type(sigma) * normal("eps", P)
+        data["y"] = X @ beta_star / dtype.type(np.sqrt(D)) + dtype.type(sigma) * normal("eps", P, *out)
     return params, data
 
 
@@ -105,13 +111,14 @@ def init_replicates(seed: int, seeds: int, **sizes):
 
 def draw_batch(key, beta_star, P: int, sigma, dtype, sqrt_lam=None):
     """P Gaussian inputs (covariance diag(sqrt_lam^2), or I) and noisy teacher labels
-    y = beta*.x/sqrt(D) + sigma eps."""
+    y = beta*.x/sqrt(D) + sigma eps (labels (P, C) for a (D, C) teacher)."""
     D = beta_star.shape[0]
     k_x, k_eps = jax.random.split(key)
     X = jax.random.normal(k_x, (P, D), dtype)
     if sqrt_lam is not None:
         X = X * sqrt_lam
-    y = X @ beta_star / np.sqrt(D) + sigma * jax.random.normal(k_eps, (P,), dtype)
+    y = X @ beta_star / np.sqrt(D) + sigma * jax.random.normal(k_eps, (P,) + beta_star.shape[1:],
+                                                               dtype)
     return X, y
 
 
@@ -147,11 +154,15 @@ def end_to_end(params, gamma):
 
 
 def test_loss(beta, beta_star, sigma, lam=None):
-    """|v|^2/D + sigma^2 with v = beta* - beta, or sum_k lam_k v_k^2/D + sigma^2."""
+    """|v|^2/D + sigma^2 with v = beta* - beta, or sum_k lam_k v_k^2/D + sigma^2; with C
+    outputs averaged over them (:func:`..conventions.channel_mean_square`)."""
     v = beta_star - beta
     if lam is not None:
-        return (lam * v) @ v / v.shape[0] + sigma**2
-    return v @ v / v.shape[0] + sigma**2
+        if v.ndim == 1:
+            return (lam * v) @ v / v.shape[0] + sigma**2
+        return channel_mean_square(jnp.sqrt(lam)[:, None] * v) / v.shape[0] + sigma**2
+    return channel_mean_square(v) / v.shape[0] + sigma**2
+
 
 
 # ----------------------------------------------------------------------------------------
@@ -168,7 +179,8 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
     beta, g1, g_upper = end_to_end(params, gamma)
     delta = y - X @ beta / np.sqrt(D)
     a = np.sqrt(D) * (X.T @ delta) / P
-    return rank_one_update(params, a, g1, g_upper, eta0, gamma), delta @ delta / P, beta
+    return (rank_one_update(params, a, g1, g_upper, eta0, gamma), channel_mean_square(delta) / P,
+            beta)
 
 
 def rank_one_update(params, a, g1, g_upper, eta0, gamma):
@@ -187,12 +199,12 @@ def rank_one_update(params, a, g1, g_upper, eta0, gamma):
     c = update_scale(eta0, gamma)
     Ws = params["Ws"]
     if isinstance(Ws, tuple):
-        Ws = tuple(W + c * jnp.outer(g, h) / np.sqrt(W.shape[-1])
+        Ws = tuple(W + c * outer(g, h) / np.sqrt(W.shape[-1])
                    for W, g, h in zip(Ws, g_upper, h_lower))
     else:
-        Ws = Ws + c * jnp.einsum("in,im->inm", g_upper, h_lower) / np.sqrt(Ws.shape[-1])
+        Ws = Ws + c * jax.vmap(outer)(g_upper, h_lower) / np.sqrt(Ws.shape[-1])
     return {
-        "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
+        "W0": params["W0"] + c * outer(g1, a) / np.sqrt(D),
         "Ws": Ws,
         "w": params["w"] + c * h_last,
     }
@@ -259,6 +271,7 @@ def run_grid(params, data, eta0s, gamma, sigma, branch, *, path="dense", step_fn
     (``residual`` picks the residual network), with the step loop outside the vmaps over
     seeds and grid (:func:`train_lowrank`). ``seed_loop`` (dense path only): "vmap" (seeds
     batched, the default) or "map" (seeds one after another, ``lax.map``), for measurements.
+    ``C``: number of outputs (rank-C updates).
     """
     if path == "lowrank":
         mats, state = jax.vmap(partial(lowrank_start, T=T))(params)
@@ -291,7 +304,8 @@ METHODS = ("auto", "lowrank", "dense")
 # low-rank path reads every W_l(0) (shared by a learning-rate grid) plus its factor buffers of
 # T rows, O(T sum_l (rows_l + cols_l)). Low rank is picked while
 #     T * sum_l (rows_l + cols_l) <= CROSSOVER * sum_l rows_l cols_l,
-# i.e. T <= N / 2 for N x N matrices. Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU, a
+# i.e. T <= N / 2 for N x N matrices. With C outputs every step adds C rows to each factor, so
+# the factor side is T C sum_l (rows_l + cols_l) (not measured separately). Measured crossovers kappa* (L=3, nu=2, 8 seeds, CPU, a
 # shared 2-core machine under load 8-14, with low-rank code that still copied its buffers every
 # step, so lower bounds for today's): 1.0 (N=128) and 1.7 / 4.7 (N=256, two runs) for a
 # 12-point grid, 2.5 (N=128) and 26 / 1.5 (N=256) for one learning rate. 1.0 keeps the
@@ -315,9 +329,10 @@ def matrix_shapes(sizes: dict, n_mid: int):
 
 
 def choose_path(sizes: dict, n_mid: int, T: int) -> str:
-    """"lowrank" or "dense" for a run of T steps: the rule at :data:`CROSSOVER`."""
+    """"lowrank" or "dense" for a run of T steps: the rule at :data:`CROSSOVER` (rank
+    ``sizes["C"]`` updates: T C factor rows per matrix)."""
     shapes = matrix_shapes(sizes, n_mid)
-    factor_cost = T * sum(r + c for r, c in shapes)
+    factor_cost = T * sizes.get("C", 1) * sum(r + c for r, c in shapes)
     dense_cost = sum(r * c for r, c in shapes)
     return "lowrank" if factor_cost <= CROSSOVER * dense_cost else "dense"
 

@@ -18,6 +18,10 @@ The factor products cost O(T (rows + cols)) per matrix and run (the buffers hold
 from the start), against O(rows cols) for a dense step: past T ~ N the dense form is cheaper
 again, and :func:`dlndyn.bordelon25.sim.engine.choose_path` picks per run.
 
+With C outputs (docs/bordelon25.md, section 11) a step adds a rank-C term: C rows per factor and
+step (buffers of T C rows), the pending rows (C, rows) and (C, cols); vectors of the step carry a
+trailing channel axis. One output keeps the vector shapes.
+
 Plain and residual networks share this step (``residual``), with the same update equations as
 :func:`.engine.rank_one_step` and :func:`.residual.residual_step`; conventions come from
 :mod:`dlndyn.bordelon25.conventions`.
@@ -29,7 +33,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..conventions import readout, update_scale
+from ..conventions import channel_mean_square, readout, update_scale
+
+
+def outer(u, v):
+    """The update term u v^T of one output, or sum_c u_c v_c^T (rank C) of (n, C) matrices."""
+    return jnp.outer(u, v) if u.ndim == 1 else u @ v.T
+
+
+def _rows(x):
+    """The factor rows of a step's term: a vector as is, an (n, C) matrix as its C rows."""
+    return x if x.ndim == 1 else x.T
+
+
+def _tmul(M, x):
+    """M^T x, written x^T M (stored layout, see _mv; for an (n, C) matrix the small result
+    is transposed, not M)."""
+    return x @ M if x.ndim == 1 else (x.T @ M).T
 
 
 def lowrank_start(params, T: int):
@@ -44,12 +64,14 @@ def lowrank_start(params, T: int):
     n_mid = len(params["Ws"])  # a stacked array or, for unequal widths, a tuple
     mats = (params["W0"],) + tuple(params["Ws"][i] for i in range(n_mid))
     dtype = params["W0"].dtype
+    C = 1 if params["w"].ndim == 1 else params["w"].shape[1]
+    pend = () if C == 1 else (C,)
     state = {
         "w": params["w"],
-        "U": tuple(jnp.zeros((T, m.shape[0]), dtype) for m in mats),
-        "V": tuple(jnp.zeros((T, m.shape[1]), dtype) for m in mats),
-        "u": tuple(jnp.zeros((m.shape[0],), dtype) for m in mats),
-        "v": tuple(jnp.zeros((m.shape[1],), dtype) for m in mats),
+        "U": tuple(jnp.zeros((T * C, m.shape[0]), dtype) for m in mats),
+        "V": tuple(jnp.zeros((T * C, m.shape[1]), dtype) for m in mats),
+        "u": tuple(jnp.zeros(pend + (m.shape[0],), dtype) for m in mats),
+        "v": tuple(jnp.zeros(pend + (m.shape[1],), dtype) for m in mats),
     }
     return mats, state
 
@@ -57,7 +79,7 @@ def lowrank_start(params, T: int):
 def materialize(mats, state):
     """The dense params {W0, Ws, w} of a low-rank state: W_l(0) + U_l^T V_l + u_l v_l^T
     (``Ws`` a tuple when the hidden matrices differ in shape, as :func:`.engine.init_state`)."""
-    dense = [m + U.T @ V + jnp.outer(u, v)
+    dense = [m + U.T @ V + outer(_rows(u), _rows(v))
              for m, U, V, u, v in zip(mats, state["U"], state["V"], state["u"], state["v"])]
     N = mats[0].shape[0]
     if len({m.shape for m in mats[1:]} | {(N, N)}) > 1:
@@ -70,12 +92,12 @@ def materialize(mats, state):
 # M^T x): XLA on CPU otherwise copies a transposed buffer inside the step loop.
 def _mv(W, U, V, x):
     """W(t) x with W(t) = W + U^T V."""
-    return W @ x + (V @ x) @ U
+    return W @ x + _tmul(U, V @ x)
 
 
 def _mtv(W, U, V, g):
     """W(t)^T g with W(t) = W + U^T V."""
-    return g @ W + (U @ g) @ V
+    return _tmul(W, g) + _tmul(V, U @ g)
 
 
 def write_pending(state, t):
@@ -86,11 +108,13 @@ def write_pending(state, t):
     batched state, outside any vmap: vmapped, JAX turns it into a scatter, whose bounds check
     reads the buffer it writes, and XLA then copies every buffer on every step.
     """
-    row = jnp.maximum(t - 1, 0)  # at t = 0 the pending rows are zero, as is row 0
+    step = jnp.maximum(t - 1, 0)  # at t = 0 the pending rows are zero, as is row 0
 
     def put(buf, r):
-        start = (0,) * (buf.ndim - 2) + (row, 0)
-        return jax.lax.dynamic_update_slice(buf, r[..., None, :].astype(buf.dtype), start)
+        if r.ndim < buf.ndim:  # one output: a single row
+            r = r[..., None, :]
+        start = (0,) * (buf.ndim - 2) + (step * r.shape[-2], 0)
+        return jax.lax.dynamic_update_slice(buf, r.astype(buf.dtype), start)
 
     return {**state,
             "U": tuple(put(b, r) for b, r in zip(state["U"], state["u"])),
@@ -129,7 +153,7 @@ def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: boo
         g = g + branch * back if residual else back
         gs.append(g)
     gs = gs[::-1]  # gs[0] = g^1, gs[l] = backward input of matrix l, gs[n_mid] = w
-    beta = readout(D, state["w"].shape[-1], gamma) * _mtv(mats[0], U[0], V[0], gs[0])
+    beta = readout(D, state["w"].shape[0], gamma) * _mtv(mats[0], U[0], V[0], gs[0])
     delta = y - X @ beta / sD
     a = sD * (X.T @ delta) / P
 
@@ -147,10 +171,11 @@ def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: boo
         "w": state["w"] + c * hs[-1],
         "U": U,
         "V": V,
-        "u": (c * gs[0] / sD,) + tuple(c_mid[l] * gs[l] for l in range(1, n_mid + 1)),
-        "v": (a,) + tuple(hs[l - 1] for l in range(1, n_mid + 1)),
+        "u": (_rows(c * gs[0] / sD),)
+        + tuple(_rows(c_mid[l] * gs[l]) for l in range(1, n_mid + 1)),
+        "v": (_rows(a),) + tuple(_rows(hs[l - 1]) for l in range(1, n_mid + 1)),
     }
-    return new, delta @ delta / P, beta
+    return new, channel_mean_square(delta) / P, beta
 
 
 def freeze(ok, new, old, t):
@@ -160,13 +185,16 @@ def freeze(ok, new, old, t):
     were zeroed when that step was not ok; so the buffers pass through and only ``w`` and the
     pending rows are selected (zeros when not ok): a frozen run never selects whole buffers.
     """
-    ok = jnp.asarray(ok)[..., None]  # batched runs: ok has the leading axes of the state
+    ok = jnp.asarray(ok)  # batched runs: ok has the leading axes of the state
+
+    def over(x):  # ok broadcast over the trailing axes of x
+        return ok.reshape(ok.shape + (1,) * (x.ndim - ok.ndim))
 
     def gate(r):
-        return jnp.where(ok, r, jnp.zeros_like(r))
+        return jnp.where(over(r), r, jnp.zeros_like(r))
 
     return {
-        "w": jnp.where(ok, new["w"], old["w"]),
+        "w": jnp.where(over(new["w"]), new["w"], old["w"]),
         "U": new["U"],
         "V": new["V"],
         "u": tuple(gate(r) for r in new["u"]),

@@ -2,6 +2,8 @@
 
 The network is evaluated on the whole data matrix and differentiated with ``jax.grad``; the
 update is ``params -= eta * grad(loss / 2)`` with the raw learning rate eta = eta0 gamma^2 N.
+With C outputs (an (N, C) readout) the loss is (1/P) sum over samples and outputs, and the
+returned train loss is averaged over outputs, as the engine records it.
 Tests compare its iterates with :func:`dlndyn.bordelon25.sim.engine.rank_one_step`; the benchmark times both.
 """
 
@@ -27,7 +29,7 @@ def network(params, X, gamma):
 
 def half_loss(params, X, y, gamma):
     r = y - network(params, X, gamma)
-    return 0.5 * jnp.mean(r**2)
+    return 0.5 * jnp.sum(r**2) / X.shape[0]
 
 
 def autodiff_step(params, X, y, eta0, gamma, branch=None):
@@ -37,7 +39,11 @@ def autodiff_step(params, X, y, eta0, gamma, branch=None):
     loss2, grads = jax.value_and_grad(half_loss)(params, X, y, gamma)
     new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
     beta, _, _ = end_to_end(params, gamma)
-    return new, 2 * loss2, beta
+    return new, 2 * loss2 / _outputs(y), beta
+
+
+def _outputs(y) -> int:
+    return 1 if y.ndim == 1 else y.shape[1]
 
 
 # ----------------------------------------------------------------------------------------
@@ -54,7 +60,7 @@ def residual_network(params, X, gamma, branch):
 
 def residual_half_loss(params, X, y, gamma, branch):
     r = y - residual_network(params, X, gamma, branch)
-    return 0.5 * jnp.mean(r**2)
+    return 0.5 * jnp.sum(r**2) / X.shape[0]
 
 
 def residual_autodiff_step(params, X, y, eta0, gamma, branch):
@@ -68,4 +74,4 @@ def residual_autodiff_step(params, X, y, eta0, gamma, branch):
     loss2, grads = jax.value_and_grad(residual_half_loss)(params, X, y, gamma, branch)
     new = jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
     beta = np.sqrt(D) * residual_network(params, jnp.eye(D, dtype=X.dtype), gamma, branch)
-    return new, 2 * loss2, beta
+    return new, 2 * loss2 / _outputs(y), beta

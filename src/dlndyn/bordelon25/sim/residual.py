@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..conventions import readout, update_scale
+from ..conventions import channel_mean_square, readout, update_scale
+from .lowrank import outer
 
 # ----------------------------------------------------------------------------------------
 # Finite network: the exact rank-one GD step (JAX)
@@ -49,9 +50,9 @@ def residual_step(params, X, y, eta0, gamma, branch):
     h_last, h_lower = jax.lax.scan(fwd, h_first, params["Ws"])  # h_lower[i] = h^{i+1}_a
     c = update_scale(eta0, gamma)
     new = {
-        "W0": params["W0"] + c * jnp.outer(g1, a) / np.sqrt(D),
-        "Ws": params["Ws"]
-        + (c * branch / np.sqrt(N)) * jnp.einsum("in,im->inm", g_upper, h_lower),
+        "W0": params["W0"] + c * outer(g1, a) / np.sqrt(D),
+        "Ws": params["Ws"] + (c * branch / np.sqrt(N)) * jax.vmap(outer)(g_upper, h_lower),
         "w": params["w"] + c * h_last,
     }
-    return new, delta @ delta / P, beta
+    return new, channel_mean_square(delta) / P, beta
+

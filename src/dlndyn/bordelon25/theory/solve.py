@@ -90,6 +90,13 @@ def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 30
     return o, test, train, None
 
 
+def has_theory(s: Setting) -> bool:
+    """Whether the DMFT covers ``s``: not a proportional number of outputs, kappa > 0
+    (docs/bordelon25.md, section 11.3). A fixed number of outputs is the kappa -> 0 limit,
+    where every channel follows the single-output theory (section 11.3)."""
+    return s.kappa == 0
+
+
 def theory(s: Setting, *, method: str = "auto", **solver_options) -> pd.DataFrame:
     """Infinite-width test and train loss of setting ``s``.
 
@@ -106,6 +113,10 @@ def theory(s: Setting, *, method: str = "auto", **solver_options) -> pd.DataFram
     """
     if method not in ("auto", "picard", "stepper"):
         raise ValueError(f"method={method!r}: must be 'auto', 'picard' or 'stepper'")
+    if not has_theory(s):
+        raise ValueError(f"Setting.kappa={s.kappa!r}: no DMFT of a proportional number of "
+                         "outputs is implemented (docs/bordelon25.md, section 11.4); kappa=0 "
+                         "is its limit kappa -> 0, exact for any fixed number of outputs")
     if method in ("stepper", "auto"):
         return powerlaw.stepper_theory(s, **solver_options)
     _, test, train, t_div = solve(s, **solver_options)
