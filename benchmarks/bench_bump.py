@@ -43,7 +43,7 @@ from dlndyn.bordelon25.conventions import raw_learning_rate  # noqa: E402
 from dlndyn.bordelon25.setting import spectrum  # noqa: E402
 from dlndyn.bordelon25.sim.engine import (  # noqa: E402
     end_to_end,
-    init_state,
+    init_replicates,
     rank_one_update,
     test_loss,
 )
@@ -54,7 +54,7 @@ from dlndyn.bordelon25.theory.powerlaw import (  # noqa: E402
     top_mode_multiplier,
 )
 from dlndyn.bordelon25.theory.stepper import step_dmft  # noqa: E402
-from dlndyn.core.train import precision, replicate_keys  # noqa: E402
+from dlndyn.core.train import precision  # noqa: E402
 
 inf = math.inf
 L, ETA, GAMMA, A, B = 2, 0.05, 3.0, 1.5, 0.5
@@ -66,16 +66,16 @@ def physical(modes, T, nu=inf):
 
 
 @partial(jax.jit, static_argnames=("D", "N", "T", "every", "iters"))
-def population_gd(keys, eta0, gamma, *, D, N, T, every, iters):
-    """Population GD of plain networks (L = 2) from replicate keys: loss (S, T), sharpness
+def population_gd(params, data, eta0, gamma, *, D, N, T, every, iters):
+    """Population GD of plain networks (L = 2) from the engine's initial replicates
+    (:func:`init_replicates`, a leading seed axis): loss (S, T), sharpness
     (S, T // every), the latter by ``iters`` warm-started power iterations every ``every``
     steps."""
     lam, b = (jnp.asarray(x) for x in spectrum(A, B, D))
     eta_raw = raw_learning_rate(eta0, gamma, N)
 
-    def one_seed(key):
-        params, data = init_state(key, D=D, N=N, P=1, n_mid=L - 1, sigma=0.0, online=True,
-                                  dtype=jnp.float64, spectrum=(lam, b))
+    def one_seed(params_data):
+        params, data = params_data
         beta_star = data["beta_star"]
 
         def step(params, _):
@@ -109,7 +109,7 @@ def population_gd(keys, eta0, gamma, *, D, N, T, every, iters):
         _, (loss, s) = jax.lax.scan(block, (params, v0), None, length=T // every)
         return loss.reshape(-1), s
 
-    return jax.lax.map(one_seed, keys)
+    return jax.lax.map(one_seed, (params, data))
 
 
 def theory_curves(T, D):
@@ -219,8 +219,11 @@ def main():
         N = max(1, round(nu * D))  # population gradient: no batch (alpha_B = inf)
         t0 = time.perf_counter()
         with precision("float64"):
-            loss, sharp = population_gd(replicate_keys(0, args.seeds), s.eta0, s.gamma, D=D,
-                                        N=N, T=T, every=args.every, iters=args.iters)
+            params, data = init_replicates(0, args.seeds, D=D, N=N, P=1, n_mid=L - 1,
+                                           sigma=0.0, online=True, dtype=np.float64,
+                                           spectrum=spectrum(A, B, D))
+            loss, sharp = population_gd(params, data, s.eta0, s.gamma, D=D, N=N, T=T,
+                                        every=args.every, iters=args.iters)
             loss, sharp = np.asarray(loss), np.asarray(sharp)
         sims[nu] = (loss, sharp, time.perf_counter() - t0)
         print(f"nu={nu}: {sims[nu][2]:.0f} s", flush=True)

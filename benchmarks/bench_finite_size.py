@@ -89,7 +89,6 @@ def cost_table(Ds, nus) -> str:
 def sharpness_table(Ds, seeds) -> str:
     """eta0 lambda_max(K(0)) / 2 per seed (the engine's own initial weights and data)."""
     from dlndyn.bordelon25.sim.engine import init_state, simulate
-    from dlndyn.core.train import replicate_keys
 
     lines = ["| D | seeds | eta0 lmax / 2 (mean, s.d.) | corr. with final loss |",
              "|---|---|---|---|"]
@@ -97,9 +96,9 @@ def sharpness_table(Ds, seeds) -> str:
         sz = EDGE.sizes(D)
         N, P = sz["N"], sz["P"]
         final = simulate(EDGE, D=D, seeds=S).query(f"step == {EDGE.T - 1}").test_loss.to_numpy()
-        keys, sharp = replicate_keys(0, S), []
+        sharp = []
         for r in range(S):
-            params, data = init_state(keys[r], D=D, N=N, P=P, n_mid=EDGE.L - 1, sigma=0.0,
+            params, data = init_state(0, r, D=D, N=N, P=P, n_mid=EDGE.L - 1, sigma=0.0,
                                       online=False, dtype=np.float32)
             W0, W1, w, X = (np.asarray(a, float) for a in
                             (params["W0"], params["Ws"][0], params["w"], data["X"]))

@@ -127,7 +127,7 @@ def test_population_gradient_update_matches_autodiff_float64(x64):
     Lambda: X = diag(sqrt(D lambda)), P = D."""
     D, L = 10, 2
     lam = jnp.asarray(np.linspace(2.0, 0.2, D))
-    params, data = init_state(jax.random.key(3), D=D, N=14, P=D, n_mid=L - 1, sigma=0.0,
+    params, data = init_state(3, D=D, N=14, P=D, n_mid=L - 1, sigma=0.0,
                               online=True, dtype=jnp.float64)
     X = jnp.diag(jnp.sqrt(D * lam))
     y = X @ data["beta_star"] / np.sqrt(D)

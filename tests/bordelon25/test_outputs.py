@@ -19,7 +19,7 @@ from dlndyn import Setting, simulate, theory
 from dlndyn.bordelon25 import pipeline
 from dlndyn.bordelon25.conventions import channel_mean_square, output_channels
 from dlndyn.bordelon25.sim import engine
-from dlndyn.bordelon25.sim.engine import batch_at, init_state, rank_one_step, replicate_keys
+from dlndyn.bordelon25.sim.engine import batch_at, init_replicates, init_state, rank_one_step
 from dlndyn.bordelon25.sim.lowrank import lowrank_start, lowrank_step, materialize
 from dlndyn.bordelon25.sim.reference import autodiff_step, residual_autodiff_step
 from dlndyn.bordelon25.sim.residual import residual_step
@@ -66,7 +66,7 @@ def _setup(s, D, dtype=jnp.float64):
     if s.data == "powerlaw":
         from dlndyn import spectrum
         spec = tuple(jnp.asarray(a, dtype) for a in spectrum(s.capacity, s.source, D))
-    params, data = init_state(jax.random.key(5), D=D, N=sz["N"], P=sz["P"], n_mid=n_mid,
+    params, data = init_state(5, D=D, N=sz["N"], P=sz["P"], n_mid=n_mid,
                               sigma=s.sigma, online=s.online, dtype=dtype, spectrum=spec,
                               C=sz["C"])
     return sz, n_mid, params, data
@@ -164,9 +164,7 @@ def per_channel_test_loss(s, D, seeds, seed=0):
     """Test loss of every channel, (seeds, T, C), by the dense engine step (float32)."""
     sz = s.sizes(D)
 
-    def run(key):
-        params, data = init_state(key, D=D, N=sz["N"], P=sz["P"], n_mid=s.L - 1,
-                                  sigma=s.sigma, online=s.online, dtype=jnp.float32, C=sz["C"])
+    def run(params, data):
 
         def step(p, t):
             X, y = batch_at(data, t, sz["P"], s.sigma, jnp.float32)
@@ -176,7 +174,9 @@ def per_channel_test_loss(s, D, seeds, seed=0):
 
         return jax.lax.scan(step, params, jnp.arange(s.T))[1]
 
-    return np.asarray(jax.jit(jax.vmap(run))(replicate_keys(seed, seeds)))
+    params, data = init_replicates(seed, seeds, D=D, N=sz["N"], P=sz["P"], n_mid=s.L - 1,
+                                   sigma=s.sigma, online=s.online, dtype=jnp.float32, C=sz["C"])
+    return np.asarray(jax.jit(jax.vmap(run))(params, data))
 
 
 @pytest.mark.parametrize("C", [2, 4])
