@@ -129,12 +129,17 @@ def theory(job: dict, *, log=print) -> pd.DataFrame:
     return table.assign(**cols, dtype="float64")
 
 
-def write_theory(job: dict, out, log) -> None:
-    """:func:`theory` of a job into the table ``out``, its log into ``log``."""
+def _write(compute, job: dict, out, log) -> None:
+    """``compute(job, log=...)`` into the table ``out``, its log lines into the file ``log``."""
     from ..core.tables import write_table
 
     with open(log, "w") as f:
-        write_table(theory(job, log=lambda m: print(m, file=f, flush=True)), out)
+        write_table(compute(job, log=lambda m: print(m, file=f, flush=True)), out)
+
+
+def write_theory(job: dict, out, log) -> None:
+    """:func:`theory` of a job into the table ``out``, its log into ``log``."""
+    _write(theory, job, out, log)
 
 
 def write_simulation(job: dict, out, log, *, cache=None) -> None:
@@ -144,11 +149,9 @@ def write_simulation(job: dict, out, log, *, cache=None) -> None:
     equal shapes compile once across builds). Jobs of one process also share compiled
     programs in memory.
     """
-    from ..core.tables import write_table
     from ..core.train import use_compile_cache
 
     if cache is not None:
         use_compile_cache(cache)
-    with open(log, "w") as f:
-        write_table(simulate(job, log=lambda m: print(m, file=f, flush=True)), out)
+    _write(simulate, job, out, log)
 
