@@ -183,6 +183,19 @@ def test_limits_are_continuous():
         solve(Setting(nu=inf, gamma0=0.0, **kw), modes=32)
 
 
+def test_lazy_population_limit_is_the_closed_form():
+    """gamma0 = 0, nu = alpha_B = inf: the kernel is the constant (L+1) eta0, so each mode
+    decays as (1 - (L+1) eta0 lambda_k)^t. The stepper's O(L t) lazy path must give it."""
+    s = Setting(L=3, nu=inf, alpha_B=inf, gamma0=0.0, eta0=0.02, T=60, sigma=0.1,
+                data="powerlaw", capacity=1.3, source=0.7)
+    ms = mode_set(s, 40)
+    decay = (1 - (s.L + 1) * s.eta0 * ms.lam[None, :]) ** np.arange(s.T)[:, None]
+    expected = (decay**2) @ (ms.w * ms.lam * ms.b) + s.sigma**2
+    res = step_dmft(s, ms)
+    np.testing.assert_allclose(res.test_loss, expected, rtol=1e-12)
+    np.testing.assert_allclose(res.order["M"][-1, :-1], (s.L + 1) * s.eta0, rtol=1e-14)
+
+
 def test_bins_are_an_accurate_quadrature():
     s = physical_setting(Setting(nu=inf, alpha_B=inf, data="powerlaw", capacity=1.5,
                                  source=0.5, T=300), 4000, eta=0.1, gamma=1.0)

@@ -303,6 +303,8 @@ class PlainHidden:
         """Row t of R^_g and C_g of every layer, top-down (``Ca``: C_a, rows < t used)."""
         n = t + 1
         eta, g2, L = self.eta, self.g2, self.L
+        if g2 == 0.0:
+            return self._lazy_backward_row(t)
         P, Uh, Cg, Qh, V, Ch, q, r = self.P, self.Uh, self.Cg, self.Qh, self.V, self.Ch, \
             self.q, self.r
         for l in range(L - 1, -1, -1):
@@ -336,6 +338,24 @@ class PlainHidden:
             Cg[l][:n, t] = row
         if self.Cg1 is not None:
             self.Cg1[t, :n] = self.Cg1[:n, t] = self.c1 * Cg[0][t, :n]
+
+    def _lazy_backward_row(self, t: int) -> None:
+        """Row t of the backward fields at gamma = 0 in O(L t): P = V = I, so nothing the
+        forward phase computes reaches them (C_g^l = prod rho, R^_g^l = const * Theta)."""
+        n, eta, L = t + 1, self.eta, self.L
+        for l in range(L - 1, -1, -1):
+            if l == L - 1:
+                self.Uh[l][t, :t] = eta
+                self.r[t] = 1.0
+                self.Cg[l][t, :n] = self.Cg[l][:n, t] = 1.0
+            else:
+                self.Uh[l][t, :t] = self.rho[l] * (self.Uh[l + 1][t, :t]
+                                                   + eta * self.Cg[l + 1][t, :t])
+                self.V[l][t, t] = 1.0
+                row = self.rho[l] * self.Cg[l + 1][t, :n]
+                self.Cg[l][t, :n] = self.Cg[l][:n, t] = row
+        if self.Cg1 is not None:
+            self.Cg1[t, :n] = self.Cg1[:n, t] = self.c1 * self.Cg[0][t, :n]
 
     def C_g1(self) -> np.ndarray:
         """Layer 1's backward correlation as weight space sees it: c1 C_g^1 (C_g^1 if c1 = 1)."""
@@ -396,7 +416,8 @@ def step_dmft(s: Setting, modes: Modes, *, max_bytes: int = MAX_BYTES) -> Steppe
             if not (np.isfinite(test) and np.isfinite(train) and test < threshold):
                 t_div = t
                 break
-            hid.forward_row(t, wd.B_row(t), wd.Ca)
+            if hid.g2 > 0:  # at gamma = 0 the forward fields do not feed back
+                hid.forward_row(t, wd.B_row(t), wd.Ca)
     return _result(wd, t_div, threshold, {"C_g": hid.Cg, "R_g": hid.Uh})
 
 
