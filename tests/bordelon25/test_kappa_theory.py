@@ -1,0 +1,137 @@
+"""kappa = C/D > 0 outputs at infinite width and infinite data (theory/outputs.py, work in
+progress; docs/bordelon25.md, section 11.4).
+
+Independent checks: closed-form Marchenko-Pastur moments for the quadrature; the exact
+infinite-width (N = inf) recursion of the L = 1 network's Gram matrices at finite D and C,
+derived from the update rule of section 11.2 alone; numpy training of the finite network
+(L = 2, population gradient) at large width with the same teacher; kappa -> 0 continuity.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from dlndyn import Setting, theory
+from dlndyn.bordelon25.theory.outputs import (infinite_width_theory, mode_losses,
+                                             teacher_spectrum_rule)
+
+INF = math.inf
+
+
+@pytest.mark.parametrize("ratio", [0.3, 1.0, 2.5])
+def test_teacher_spectrum_rule_moments(ratio):
+    """E[lambda^k] of Marchenko-Pastur (ratio y, mean 1): 1, 1 + y, 1 + 3y + y^2."""
+    lam, q = teacher_spectrum_rule(ratio, 12)
+    y = ratio
+    assert q.sum() == pytest.approx(1.0, abs=1e-13)
+    assert q @ lam == pytest.approx(1 + y, rel=1e-12)
+    assert q @ lam**2 == pytest.approx(1 + 3 * y + y**2, rel=1e-12)
+    for bad in (0.0, -1.0, INF):
+        with pytest.raises(ValueError, match="ratio"):
+            teacher_spectrum_rule(bad)
+
+
+def recursion_L1(B_star, eta0, gamma, T):
+    """The L = 1 network at N = inf, finite D x C: U^T U/N, w^T w/N and B, from
+    U += e w V^T, w += e U V (e = eta0 gamma/sqrt(D), section 11.2 with A = V) and
+    B = sqrt(D)/(gamma N) U^T w. Returns the test loss |V|^2/(DC) at t = 0..T-1."""
+    D, C = B_star.shape
+    KU, KW, B = np.eye(D), np.eye(C), np.zeros((D, C))
+    a, b = eta0 * gamma**2 / D, eta0**2 * gamma**2 / D
+    out = []
+    for _ in range(T):
+        V = B_star - B
+        out.append((V**2).sum() / (D * C))
+        KU, KW, B = (KU + a * (B @ V.T + V @ B.T) + b * V @ KW @ V.T,
+                     KW + a * (B.T @ V + V.T @ B) + b * V.T @ KU @ V,
+                     B + eta0 * (KU @ V + V @ KW) + b * V @ B.T @ V)
+    return np.array(out)
+
+
+def empirical_mode_average(s, B_star):
+    """(1/C) sum over the C eigenvalues lambda of B*^T B*/D of lambda L_0(gamma0 sqrt(lambda))."""
+    D = B_star.shape[0]
+    lam = np.clip(np.linalg.eigvalsh(B_star.T @ B_star / D), 0, None)
+    return (lam[:, None] * mode_losses(s, lam)).mean(0)
+
+
+@pytest.mark.parametrize("C", [20, 40, 70])
+def test_L1_infinite_width_recursion_is_the_mode_average(C):
+    """At N = inf the channels decouple along the teacher's singular directions exactly, at any
+    finite D and C (also C > D, where some directions have no teacher)."""
+    s = Setting(L=1, nu=INF, alpha=INF, eta0=0.15, gamma0=2.0, T=12)
+    rng = np.random.default_rng(C)
+    B_star = rng.standard_normal((40, C))
+    exact = recursion_L1(B_star, s.eta0, s.gamma, s.T)
+    np.testing.assert_allclose(empirical_mode_average(s, B_star), exact, rtol=1e-10)
+
+
+def test_L1_recursion_approaches_the_marchenko_pastur_average():
+    """At large D the empirical spectrum is Marchenko-Pastur: the theory's quadrature; and the
+    kappa = 1 curve is far from kappa = 0, so the comparison can fail."""
+    s = Setting(L=1, nu=INF, alpha=INF, eta0=0.15, gamma0=2.0, T=12, kappa=1.0)
+    th = infinite_width_theory(s).test_loss.to_numpy()
+    rec = recursion_L1(np.random.default_rng(0).standard_normal((200, 200)), s.eta0, s.gamma,
+                       s.T)
+    np.testing.assert_allclose(rec, th, rtol=0.03)
+    single = theory(s.replace(kappa=0.0)).test_loss.to_numpy()
+    assert np.abs(single[4:] / th[4:] - 1).min() > 0.2  # 10x the tolerance above
+
+
+def train_population_gradient(B_star, N, L, eta0, gamma, T, rng):
+    """Numpy training of the plain network with a D x C teacher on the population loss
+    (infinite data, A = V): the rank-C updates of section 11.2. Test loss at t = 0..T-1."""
+    D, C = B_star.shape
+    W0 = rng.standard_normal((N, D))
+    Ws = [rng.standard_normal((N, N)) for _ in range(L - 1)]
+    w = rng.standard_normal((N, C))
+    c, out = eta0 * gamma, []
+    for _ in range(T):
+        G = [w]
+        for W in Ws[::-1]:
+            G.insert(0, W.T @ G[0] / np.sqrt(N))
+        V = B_star - np.sqrt(D) / (gamma * N) * W0.T @ G[0]
+        out.append((V**2).sum() / (D * C))
+        H = [W0 @ V / np.sqrt(D)]
+        for W in Ws:
+            H.append(W @ H[-1] / np.sqrt(N))
+        W0 = W0 + c * G[0] @ V.T / np.sqrt(D)
+        Ws = [W + c * G[l + 1] @ H[l].T / np.sqrt(N) for l, W in enumerate(Ws)]
+        w = w + c * H[-1]
+    return np.array(out)
+
+
+@pytest.mark.parametrize("C", [16, 32])
+def test_wide_L2_network_follows_the_mode_average_of_its_teacher(C):
+    """L = 2 at N = 2000 (nu = 125), D = 16: the trained network's loss against the exact
+    N = inf value for the same teacher, whose small eigenvalues make it vary 10-fold between
+    draws; within 15% (finite width), while the single-output theory is off by 10x."""
+    s = Setting(L=2, nu=INF, alpha=INF, eta0=0.1, gamma0=2.0, T=8)
+    rng = np.random.default_rng(C)
+    single = theory(s).test_loss.to_numpy()
+    for _ in range(2):
+        B_star = rng.standard_normal((16, C))
+        sim = train_population_gradient(B_star, 2000, s.L, s.eta0, s.gamma, s.T, rng)
+        exact = empirical_mode_average(s, B_star)
+        np.testing.assert_allclose(sim[[2, 4, 7]], exact[[2, 4, 7]], rtol=0.15)
+        assert exact[7] > 10 * single[7]
+
+
+def test_kappa_to_zero_is_the_single_output_theory():
+    s = Setting(L=2, nu=INF, alpha=INF, eta0=0.15, gamma0=1.5, T=10, sigma=0.2)
+    single = theory(s).test_loss.to_numpy()
+    assert np.array_equal(infinite_width_theory(s).test_loss.to_numpy(), single)
+    near = infinite_width_theory(s.replace(kappa=1e-8)).test_loss.to_numpy()
+    np.testing.assert_allclose(near, single, rtol=1e-6, atol=1e-12)
+    far = infinite_width_theory(s.replace(kappa=0.5)).test_loss.to_numpy()
+    assert np.abs(far - single).max() > 1e-3
+
+
+def test_refuses_finite_width_or_data():
+    base = Setting(L=1, nu=INF, alpha=INF, T=3, kappa=0.5)
+    for changes, key in (({"nu": 2.0}, "Setting.nu"), ({"alpha": 2.0}, "Setting.alpha"),
+                         ({"alpha_B": 4.0}, "Setting.alpha_B"),
+                         ({"residual": True}, "Setting.residual")):
+        with pytest.raises(ValueError, match=key):
+            infinite_width_theory(base.replace(**changes))
