@@ -135,3 +135,17 @@ def test_refuses_finite_width_or_data():
                          ({"residual": True}, "Setting.residual")):
         with pytest.raises(ValueError, match=key):
             infinite_width_theory(base.replace(**changes))
+
+
+def test_theory_dispatches_the_limit_and_refuses_finite_width():
+    from dlndyn.bordelon25.theory.solve import has_theory
+
+    s = Setting(L=2, nu=INF, alpha_B=INF, eta0=0.1, gamma0=1.5, T=6, kappa=0.5)
+    assert has_theory(s) and not has_theory(s.replace(nu=2.0))
+    assert not has_theory(s.replace(alpha_B=4.0)) and has_theory(s.replace(nu=2.0, kappa=0.0))
+    pd_direct = infinite_width_theory(s)
+    np.testing.assert_array_equal(theory(s).test_loss, pd_direct.test_loss)
+    np.testing.assert_allclose(theory(s, method="picard").test_loss, pd_direct.test_loss,
+                               rtol=1e-8)
+    with pytest.raises(ValueError, match="Setting.kappa"):
+        theory(s.replace(nu=2.0))

@@ -1,10 +1,10 @@
 """A proportional number of outputs, kappa = C/D > 0 (docs/bordelon25.md, section 11.4).
 
-WORK IN PROGRESS, not wired into :func:`.solve.theory`: the DMFT of kappa > 0 at finite width
-or finite data is not derived (section 11.4 says why T x T order parameters cannot be the whole
-story). What this module holds is derived and checked: the limit of infinite width and
-infinite data (``nu = inf`` and ``alpha = inf`` or ``alpha_B = inf``), where the channels
-decouple along the teacher's singular directions.
+Partial: the DMFT of kappa > 0 at finite width or on finite data is NOT derived (section 11.4
+says why T x T order parameters cannot be the whole story there). What this module holds is
+derived and checked: the limit of infinite width and infinite data (``nu = inf`` and
+``alpha = inf`` or ``alpha_B = inf``), where the channels decouple along the teacher's singular
+directions; :func:`.solve.theory` dispatches kappa > 0 here and refuses it elsewhere.
 
 There every Gram matrix of the network (W^0(t)^T W^0(t)/N, w(t)^T w(t)/N, the end-to-end
 B(t)) is a function of the teacher B* alone, so right singular vector k of B* is a single
@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from ..setting import Setting
-from .solve import theory
 
 
 def teacher_spectrum_rule(ratio: float, nodes: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +47,16 @@ def teacher_spectrum_rule(ratio: float, nodes: int = 32) -> tuple[np.ndarray, np
     return lam, q
 
 
+def covers(s: Setting) -> bool:
+    """Whether the kappa > 0 theory of this module covers ``s``: plain network, isotropic data,
+    nu = inf and infinite data."""
+    try:
+        _check_limit(s)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_limit(s: Setting) -> None:
     if not math.isinf(s.nu_L):
         raise ValueError(f"Setting.nu={s.nu!r}: the kappa > 0 theory is derived only at "
@@ -63,30 +72,35 @@ def _check_limit(s: Setting) -> None:
                          "kappa > 0 theory is derived for plain networks on isotropic data")
 
 
-def mode_losses(s: Setting, lam) -> np.ndarray:
+def mode_losses(s: Setting, lam, **solver_options) -> np.ndarray:
     """L_0(t; gamma0 sqrt(lambda), sigma=0) for each teacher eigenvalue ``lam``: (len(lam), T).
     lambda times it is the signal loss of one teacher singular direction (nu = inf, infinite
     data); lambda = 0 (a channel without teacher) gives 0 either way."""
+    from .solve import theory  # here, not at the top: solve dispatches kappa > 0 to this module
+
     _check_limit(s)
     out = np.zeros((len(lam), s.T))
     for i, l in enumerate(np.asarray(lam, float)):
         if l > 0:
             single = s.replace(kappa=0.0, gamma0=s.gamma0 * math.sqrt(l), sigma=0.0)
-            out[i] = theory(single).test_loss.to_numpy()
+            out[i] = theory(single, **solver_options).test_loss.to_numpy()
     return out
 
 
-def infinite_width_theory(s: Setting, nodes: int = 32) -> pd.DataFrame:
+def infinite_width_theory(s: Setting, nodes: int = 32, **solver_options) -> pd.DataFrame:
     """Test and train loss of ``s`` with kappa >= 0 outputs at nu = inf on infinite data
     (columns as :func:`.solve.theory`; train = test loss there). kappa = 0 is the single-output
     DMFT itself; a lazy network (gamma = 0, NTK at nu = inf) has the kernel 2I for every kappa.
-    A step where a quadrature node diverged reads inf."""
+    A step where a quadrature node diverged reads inf. ``solver_options`` go to each
+    single-output :func:`.solve.theory`."""
+    from .solve import theory
+
     _check_limit(s)
     if s.kappa == 0 or s.gamma == 0:
-        return theory(s.replace(kappa=0.0))
+        return theory(s.replace(kappa=0.0), **solver_options)
     lam, q = teacher_spectrum_rule(s.kappa, nodes)
     with np.errstate(invalid="ignore"):
-        test = s.sigma**2 + q @ mode_losses(s, lam)
+        test = s.sigma**2 + q @ mode_losses(s, lam, **solver_options)
     test[~np.isfinite(test)] = np.inf
     steps = np.arange(s.T)
     return pd.DataFrame({"step": steps, "train_loss": test, "test_loss": test,
