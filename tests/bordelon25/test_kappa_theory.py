@@ -149,3 +149,24 @@ def test_theory_dispatches_the_limit_and_refuses_finite_width():
                                rtol=1e-8)
     with pytest.raises(ValueError, match="Setting.kappa"):
         theory(s.replace(nu=2.0))
+
+
+def test_readout_norm_scales_the_initial_function():
+    """dmft.sweep's w0_norm = |w(0)|^2/N (used by benchmarks/bench_kappa.py's mode averages):
+    the initial test loss is 1 + w0_norm/(gamma^2 nu) + sigma^2, and 1 is the default."""
+    import dataclasses
+
+    from dlndyn.bordelon25.theory import dmft
+
+    s = Setting(L=2, nu=2.0, alpha=3.0, gamma0=0.8, sigma=0.3, T=1)
+    for w0_norm in (0.25, 1.0, 3.0):
+        o = dmft.Order.initial(1, s.L)
+        for _ in range(50):
+            o = dmft.sweep(o, s, w0_norm)
+        expected = 1 + w0_norm / (s.gamma**2 * s.nu) + s.sigma**2
+        assert o.C_v[0, 0] + s.sigma**2 == pytest.approx(expected, rel=1e-12)
+    o1 = dmft.sweep(dmft.Order.initial(1, s.L), s)
+    o2 = dmft.sweep(dmft.Order.initial(1, s.L), s, 1.0)
+    assert all(np.array_equal(a, b) for a, b in zip(dataclasses.astuple(o1),
+                                                     dataclasses.astuple(o2))
+               if isinstance(a, np.ndarray))
