@@ -90,7 +90,8 @@ def mode_losses(s: Setting, lam, **solver_options) -> np.ndarray:
 def infinite_width_theory(s: Setting, nodes: int = 32, **solver_options) -> pd.DataFrame:
     """Test and train loss of ``s`` with kappa >= 0 outputs at nu = inf on infinite data
     (columns as :func:`.solve.theory`; train = test loss there). kappa = 0 is the single-output
-    DMFT itself; a lazy network (gamma = 0, NTK at nu = inf) has the kernel 2I for every kappa.
+    DMFT itself; a lazy network (gamma = 0, NTK at nu = inf) has the kernel (L+1) I for every
+    kappa.
     A step where a quadrature node diverged reads inf. ``solver_options`` go to each
     single-output :func:`.solve.theory`."""
     from .solve import theory
