@@ -170,3 +170,24 @@ def test_readout_norm_scales_the_initial_function():
     assert all(np.array_equal(a, b) for a, b in zip(dataclasses.astuple(o1),
                                                      dataclasses.astuple(o2))
                if isinstance(a, np.ndarray))
+
+
+def test_pipeline_plans_theory_only_curves_in_the_limit():
+    """A theory-only kappa > 0 curve at nu = alpha = inf is planned and solved by the theory
+    job; at finite width check_config still refuses it."""
+    from dlndyn.bordelon25 import jobs, pipeline
+
+    panel = {"vary": {"kappa": [0.0, 0.5]}, "theory_only": True}
+    config = {"figures": {"fig9": {"D": 8, "seeds": 1, "panels": {"a": panel}, "base": {
+        "T": 4, "nu": INF, "alpha": INF, "gamma0": 1.5}}}}
+    pipeline.check_config(config)
+    p = pipeline.plan(config, seed=0, dtype="float32")
+    assert [r.with_theory for r in p.runs["fig9"]] == [True, True]
+    tables = [jobs.theory(p.theory[k], log=lambda m: None) for k in p.theory_keys["fig9"]]
+    got = sorted(tuple(t.test_loss) for t in tables)
+    s = Setting(T=4, nu=INF, alpha=INF, gamma0=1.5)
+    want = sorted(tuple(theory(s.replace(kappa=k)).test_loss) for k in (0.0, 0.5))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    config["figures"]["fig9"]["base"]["nu"] = 2.0
+    with pytest.raises(Exception, match="kappa"):
+        pipeline.check_config(config)
