@@ -79,43 +79,56 @@ def test_L1_recursion_approaches_the_marchenko_pastur_average():
     assert np.abs(single[4:] / th[4:] - 1).min() > 0.2  # 10x the tolerance above
 
 
-def train_population_gradient(B_star, N, L, eta0, gamma, T, rng):
-    """Numpy training of the plain network with a D x C teacher on the population loss
-    (infinite data, A = V): the rank-C updates of section 11.2. Test loss at t = 0..T-1."""
+def train_population_gradient(B_star, N, s, rng):
+    """Numpy training of the network of ``s`` (plain, or residual with branch multiplier
+    b = s.branch) with a D x C teacher on the population loss (infinite data, A = V): the
+    rank-C updates of sections 11.2 and 5. Test loss at t = 0..T-1."""
     D, C = B_star.shape
+    n_mid, b = (s.L, s.branch) if s.residual else (s.L - 1, None)
     W0 = rng.standard_normal((N, D))
-    Ws = [rng.standard_normal((N, N)) for _ in range(L - 1)]
+    Ws = [rng.standard_normal((N, N)) for _ in range(n_mid)]
     w = rng.standard_normal((N, C))
-    c, out = eta0 * gamma, []
-    for _ in range(T):
-        G = [w]
+    c, out = s.eta0 * s.gamma, []
+    for _ in range(s.T):
+        G = [w]  # G[l]: backward input of matrix l (W0 first)
         for W in Ws[::-1]:
-            G.insert(0, W.T @ G[0] / np.sqrt(N))
-        V = B_star - np.sqrt(D) / (gamma * N) * W0.T @ G[0]
+            back = W.T @ G[0] / np.sqrt(N)
+            G.insert(0, back if b is None else G[0] + b * back)
+        V = B_star - np.sqrt(D) / (s.gamma * N) * W0.T @ G[0]
         out.append((V**2).sum() / (D * C))
-        H = [W0 @ V / np.sqrt(D)]
+        H = [W0 @ V / np.sqrt(D)]  # H[l]: forward input of matrix l + 1
         for W in Ws:
-            H.append(W @ H[-1] / np.sqrt(N))
+            fwd = W @ H[-1] / np.sqrt(N)
+            H.append(fwd if b is None else H[-1] + b * fwd)
+        scale = 1.0 if b is None else b
         W0 = W0 + c * G[0] @ V.T / np.sqrt(D)
-        Ws = [W + c * G[l + 1] @ H[l].T / np.sqrt(N) for l, W in enumerate(Ws)]
+        Ws = [W + c * scale * G[l + 1] @ H[l].T / np.sqrt(N) for l, W in enumerate(Ws)]
         w = w + c * H[-1]
     return np.array(out)
 
 
+WIDE = {"plain": Setting(L=2, nu=INF, alpha=INF, eta0=0.1, gamma0=2.0, T=8),
+        "residual": Setting(L=2, nu=INF, alpha=INF, eta0=0.03, gamma0=2.0, T=8,
+                            residual=True, beta0=0.5)}
+
+
 @pytest.mark.parametrize("C", [16, 32])
-def test_wide_L2_network_follows_the_mode_average_of_its_teacher(C):
+@pytest.mark.parametrize("arch", ["plain", "residual"])
+def test_wide_L2_network_follows_the_mode_average_of_its_teacher(arch, C):
     """L = 2 at N = 2000 (nu = 125), D = 16: the trained network's loss against the exact
-    N = inf value for the same teacher, whose small eigenvalues make it vary 10-fold between
-    draws; within 15% (finite width), while the single-output theory is off by 10x."""
-    s = Setting(L=2, nu=INF, alpha=INF, eta0=0.1, gamma0=2.0, T=8)
+    N = inf value for the same teacher, whose small eigenvalues make it vary several-fold
+    between draws; within 15% (finite width), and at t = 7 at least twice as close to it as
+    to the single-output theory. (With beta0 = 1 the residual network converges slowly in N:
+    measured 0.0092, 0.0080, 0.0076, 0.0071 at N = 1000..8000 against 0.0067.)"""
+    s = WIDE[arch]
     rng = np.random.default_rng(C)
     single = theory(s).test_loss.to_numpy()
     for _ in range(2):
         B_star = rng.standard_normal((16, C))
-        sim = train_population_gradient(B_star, 2000, s.L, s.eta0, s.gamma, s.T, rng)
+        sim = train_population_gradient(B_star, 2000, s, rng)
         exact = empirical_mode_average(s, B_star)
         np.testing.assert_allclose(sim[[2, 4, 7]], exact[[2, 4, 7]], rtol=0.15)
-        assert exact[7] > 10 * single[7]
+        assert abs(sim[7] - exact[7]) < 0.5 * abs(sim[7] - single[7])
 
 
 def test_kappa_to_zero_is_the_single_output_theory():
@@ -132,7 +145,7 @@ def test_refuses_finite_width_or_data():
     base = Setting(L=1, nu=INF, alpha=INF, T=3, kappa=0.5)
     for changes, key in (({"nu": 2.0}, "Setting.nu"), ({"alpha": 2.0}, "Setting.alpha"),
                          ({"alpha_B": 4.0}, "Setting.alpha_B"),
-                         ({"residual": True}, "Setting.residual")):
+                         ({"data": "powerlaw"}, "Setting.data")):
         with pytest.raises(ValueError, match=key):
             infinite_width_theory(base.replace(**changes))
 

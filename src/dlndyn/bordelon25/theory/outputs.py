@@ -48,8 +48,8 @@ def teacher_spectrum_rule(ratio: float, nodes: int = 32) -> tuple[np.ndarray, np
 
 
 def covers(s: Setting) -> bool:
-    """Whether the kappa > 0 theory of this module covers ``s``: plain network, isotropic data,
-    nu = inf and infinite data."""
+    """Whether the kappa > 0 theory of this module covers ``s``: isotropic data, nu = inf and
+    infinite data (plain or residual network)."""
     try:
         _check_limit(s)
     except ValueError:
@@ -67,9 +67,9 @@ def _check_limit(s: Setting) -> None:
     if not s.online and not math.isinf(s.alpha):
         raise ValueError(f"Setting.alpha={s.alpha!r}: the kappa > 0 theory is derived only on "
                          "infinite data, alpha=inf (docs/bordelon25.md, section 11.4)")
-    if s.residual or s.data != "isotropic":
-        raise ValueError(f"Setting.residual={s.residual!r}, Setting.data={s.data!r}: the "
-                         "kappa > 0 theory is derived for plain networks on isotropic data")
+    if s.data != "isotropic":
+        raise ValueError(f"Setting.data={s.data!r}: the kappa > 0 theory is derived on "
+                         "isotropic data only (docs/bordelon25.md, section 11.4)")
 
 
 def mode_losses(s: Setting, lam, **solver_options) -> np.ndarray:
