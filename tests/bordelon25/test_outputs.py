@@ -199,7 +199,7 @@ def test_proportional_outputs_depart_from_the_decoupled_theory():
 
 
 # ----------------------------------------------------------------------------------------
-# Theory and pipeline: kappa > 0 is simulation only
+# Theory and pipeline: kappa > 0 at finite width is simulation only (nu = inf: test_kappa_theory.py)
 # ----------------------------------------------------------------------------------------
 def test_theory_refuses_kappa_and_pipeline_plans_no_theory_job():
     with pytest.raises(ValueError, match="Setting.kappa"):

@@ -60,7 +60,8 @@ def check_config(config: dict) -> dict:
                 for run in panel_runs(config, fig, panel):
                     if not (run.simulated or run.with_theory):
                         raise ValueError(f"kappa={run.setting.kappa}: no theory exists for "
-                                         "kappa > 0, so the curve must be simulated")
+                                         "kappa > 0 at finite width or on finite data, so "
+                                         "the curve must be simulated")
                     if run.simulated:
                         run.setting.sizes(run.D)  # a limit (inf) cannot be simulated
                     _check_theory_memory(run.setting)
@@ -87,7 +88,8 @@ class Run:
     simulated: bool = True  # False: a theory-only curve (e.g. an infinite-width limit)
     modes: int | None = None  # power-law data: modes of the theory (default D)
     bins: int | None = None  # power-law data: coarse-grain the modes into this many groups
-    with_theory: bool = True  # False: no DMFT covers the setting (kappa > 0): simulation only
+    with_theory: bool = True  # False: no DMFT covers the setting (kappa > 0 at finite nu or
+    # alpha): simulation only
 
     def params(self) -> dict:
         """Plain dict for Snakemake params (a change to it reruns the job)."""

@@ -128,11 +128,12 @@ def weight_data_block(o: Order, s: Setting, C_g1: np.ndarray, R_g1: np.ndarray) 
     return {"C_v": C_v, "C_a": C_a, "R_v": R_v, "R_a": R_a, **data_block(s, C_v, R_v)}
 
 
-def hidden_block(o: Order, s: Setting) -> dict:
+def hidden_block(o: Order, s: Setting, w0_norm: float = 1.0) -> dict:
     """Hidden layers l = 1..L of the plain network: h = xi + B g, g = zeta + E h.
 
     Unequal widths: the backward source of layer l and its kernel E carry the aspect ratio
-    nu_{l+1}/nu_l of W^l (:func:`width_factors`)."""
+    nu_{l+1}/nu_l of W^l (:func:`width_factors`). ``w0_norm`` is the readout's |w(0)|^2/N (1;
+    other values only for the many-output mode averages of docs/bordelon25.md, section 11.4)."""
     T = o.C_v.shape[0]
     I, ones = np.eye(T), np.ones((T, T))
     Theta = np.tril(ones, -1)
@@ -149,7 +150,7 @@ def hidden_block(o: Order, s: Setting) -> dict:
             if rho[l] != 1.0:
                 C_zeta, E = rho[l] * C_zeta, rho[l] * E
         else:
-            C_zeta, E = ones, c * Theta  # g^L = w(t): w(0) plus its updates
+            C_zeta, E = w0_norm * ones, c * Theta  # g^L = w(t): w(0) plus its updates
         H = _inv_unit_lower(I - B @ E)
         HB, EH = H @ B, E @ H
         K = I + E @ HB
@@ -159,10 +160,10 @@ def hidden_block(o: Order, s: Setting) -> dict:
     return {"C_h": C_h, "C_g": C_g, "R_h": R_h, "R_g": R_g}
 
 
-def sweep(o: Order, s: Setting) -> Order:
+def sweep(o: Order, s: Setting, w0_norm: float = 1.0) -> Order:
     """One Gauss-Seidel sweep of the plain network: weight and data space, then the layers."""
     o = dataclasses.replace(o, **weight_data_block(o, s, *layer1_backward(o, s)))
-    return dataclasses.replace(o, **hidden_block(o, s))
+    return dataclasses.replace(o, **hidden_block(o, s, w0_norm))
 
 
 def _losses(o: Order, s: Setting):

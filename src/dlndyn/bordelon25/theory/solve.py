@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..conventions import divergence_threshold
 from ..setting import Setting
-from . import powerlaw, residual
+from . import outputs, powerlaw, residual
 from .dmft import DMFTConvergenceError, Order, _first_bad, _losses, sweep
 
 
@@ -91,10 +91,11 @@ def solve(s: Setting, *, window: int = 5, tol: float = 1e-10, max_iter: int = 30
 
 
 def has_theory(s: Setting) -> bool:
-    """Whether the DMFT covers ``s``: not a proportional number of outputs, kappa > 0
-    (docs/bordelon25.md, section 11.3). A fixed number of outputs is the kappa -> 0 limit,
-    where every channel follows the single-output theory (section 11.3)."""
-    return s.kappa == 0
+    """Whether the DMFT covers ``s``: one output (kappa = 0), or kappa > 0 outputs at infinite
+    width on infinite data (docs/bordelon25.md, section 11.4; :mod:`.outputs`). A fixed number
+    of outputs is the kappa -> 0 limit, where every channel follows the single-output theory
+    (section 11.3); kappa > 0 at finite width or on finite data has no derived theory."""
+    return s.kappa == 0 or outputs.covers(s)
 
 
 def theory(s: Setting, *, method: str = "auto", **solver_options) -> pd.DataFrame:
@@ -115,8 +116,12 @@ def theory(s: Setting, *, method: str = "auto", **solver_options) -> pd.DataFram
         raise ValueError(f"method={method!r}: must be 'auto', 'picard' or 'stepper'")
     if not has_theory(s):
         raise ValueError(f"Setting.kappa={s.kappa!r}: no DMFT of a proportional number of "
-                         "outputs is implemented (docs/bordelon25.md, section 11.4); kappa=0 "
-                         "is its limit kappa -> 0, exact for any fixed number of outputs")
+                         "outputs is derived at finite width or on finite data "
+                         f"(nu={s.nu!r}, alpha={s.alpha!r}, alpha_B={s.alpha_B!r}; "
+                         "docs/bordelon25.md, section 11.4); kappa=0 is its limit kappa -> 0, "
+                         "exact for any fixed number of outputs")
+    if s.kappa > 0:
+        return outputs.infinite_width_theory(s, method=method, **solver_options)
     if method in ("stepper", "auto"):
         return powerlaw.stepper_theory(s, **solver_options)
     _, test, train, t_div = solve(s, **solver_options)
