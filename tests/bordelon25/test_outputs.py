@@ -9,6 +9,8 @@ Independent checks:
   comparison can fail).
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -227,7 +229,11 @@ FIG9 = {"D": 64, "seeds": 4,
         "base": {"L": 2, "nu": 1.0, "alpha": 2.0, "eta0": 0.15, "T": 12, "sigma": 0.2},
         "panels": {"a": {"vary": {"kappa": [0.0, 1.0]}},
                    "c": {"kind": "lr_sweep", "vary": {"kappa": [0.0, 1.0]},
-                         "eta0": [0.05, 0.15, 0.4]}}}
+                         "eta0": [0.05, 0.15, 0.4]},
+                   # theory only (no agreement rows): the infinite-width kappa > 0 limit
+                   "e": {"theory_only": True, "vary": {"kappa": [0.0, 1.0]},
+                         "set": {"nu": math.inf, "alpha": math.inf, "gamma0": 2.0,
+                                 "eta0": 0.05}}}}
 
 
 def test_fig9_agreement_and_optimal_lr_tables(tmp_path):
@@ -249,6 +255,7 @@ def test_fig9_agreement_and_optimal_lr_tables(tmp_path):
             paths[source].append(path)
     table = summaries.figure_summary("agreement", FIG9, design, paths["sim"], paths["theory"])
     assert set(table.curve) == {"kappa~0"} and set(table.panel) == {"a", "c"}
+    assert table.rel_err_mean.dtype == float  # the empty theory-only panel keeps the dtypes
     test = table[table.quantity == "test_loss"]
     assert np.all(test.rel_err_mean <= 3 * test.rel_sem_mean + 0.1), test
     opt = summaries.figure_summary("optimal_lr", FIG9, design, paths["sim"], paths["theory"])

@@ -181,7 +181,9 @@ def figure_summary(name: str, fcfg: dict, design_path, sim_paths, theory_paths) 
     if name == "agreement":
         parts = [agreement(sim[sim.panel == p], th[th.panel == p], k).assign(kind=k)
                  for p, k in kinds.items() if "agreement" in KINDS[k].summaries]
-        return pd.concat(parts, ignore_index=True)
+        # a theory-only panel has no rows; its empty (object) columns would turn every
+        # column of the concatenation into objects, written unrounded
+        return pd.concat([t for t in parts if not t.empty] or parts[:1], ignore_index=True)
     if name == "optimal_lr":
         return optimal_lr(sim, design, th)
     if name == "exponents":
