@@ -100,6 +100,8 @@ rule bordelon25_summary:
         design=f"{B25_RES}/{{b25fig}}/design.csv",
         sim=b25_tables("sim"),
         theory=b25_tables("theory"),
+        src=sources("bordelon25/summaries.py", "bordelon25/theory/powerlaw.py",
+                    "core/tables.py"),
     output:
         report(
             f"{B25_FIG}/{{b25fig}}_{{summary}}.csv",
@@ -126,6 +128,7 @@ rule bordelon25_plot:
         design=f"{B25_RES}/{{b25fig}}/design.csv",
         sim=b25_tables("sim"),
         theory=b25_tables("theory"),
+        src=sources("bordelon25/plotting.py", "bordelon25/summaries.py", "core/plot.py"),
     output:
         # update(): a failing plot leaves the previous figure in place (written atomically)
         pdf=update(f"{B25_FIG}/{{b25fig}}.pdf"),
