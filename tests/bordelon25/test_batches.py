@@ -1,4 +1,4 @@
-"""One-pass SGD batches drawn as sufficient statistics (sim/batches.py, docs/bordelon25.md, 4.5).
+"""One-pass SGD batches drawn as sufficient statistics (sim/batches.py, docs/bordelon25.md, 1.6).
 
 The independent checks are
 * an exact identity: an explicit batch X built from given (z, noise, g) has, by a numpy

@@ -6,7 +6,7 @@ A step uses its batch (X, y) only through the residuals Delta = y - X beta / sqr
 
 (averaged over outputs with C outputs). :func:`pseudo_input` computes both from an explicit
 batch, or, for one-pass SGD, from a :class:`OnePass` sample of the batch's sufficient
-statistics, drawn without the P x D matrix X (docs/bordelon25.md, section 4.5):
+statistics, drawn without the P x D matrix X (docs/bordelon25.md, section 1.6):
 
 with v = beta* - beta, W = sqrt(lambda) v (W = v for isotropic data) and Q an orthonormal basis
 of a space holding the columns of W (D x C; for one output u = W/|W|, or 0 when W = 0),

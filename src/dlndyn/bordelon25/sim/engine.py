@@ -27,7 +27,7 @@ run; ``simulate(..., method=...)`` forces one.
 A step reads its batch only through the pseudo-input a and the train loss
 (:func:`.batches.pseudo_input`): from the fixed training set (full batch), or under one-pass
 SGD from the batch's sufficient statistics (the default, ``batches="stats"``: 2 P C + D C
-normals per step, no P x D matrix, docs/bordelon25.md, section 4.5) or from an explicitly drawn
+normals per step, no P x D matrix, docs/bordelon25.md, section 1.6) or from an explicitly drawn
 batch (``batches="explicit"``, the same law; tests compare it with jax.grad step by step).
 
 Randomness: replicate r of base seed s draws its weights, teacher and training set on the host
