@@ -47,12 +47,13 @@ class OnePass(NamedTuple):
 
 def draw_onepass(key, beta_star, P: int, sigma, dtype, sqrt_lam=None) -> OnePass:
     """The sufficient statistics of a fresh batch of P points (:class:`OnePass`)."""
-    k_z, k_eps, k_g = jax.random.split(key, 3)
     out = beta_star.shape[1:]
-    return OnePass(z=jax.random.normal(k_z, (P,) + out, dtype),
-                   noise=sigma * jax.random.normal(k_eps, (P,) + out, dtype),
-                   g=jax.random.normal(k_g, beta_star.shape, dtype),
-                   beta_star=beta_star, sqrt_lam=sqrt_lam)
+    C = int(np.prod(out, dtype=int))
+    # one draw, split (each random-number call site costs compile time)
+    normals = jax.random.normal(key, ((2 * P + beta_star.shape[0]) * C,), dtype)
+    z, eps, g = jnp.split(normals, [P * C, 2 * P * C])
+    return OnePass(z=z.reshape((P,) + out), noise=sigma * eps.reshape((P,) + out),
+                   g=g.reshape(beta_star.shape), beta_star=beta_star, sqrt_lam=sqrt_lam)
 
 
 def pseudo_input(X, y, beta):
