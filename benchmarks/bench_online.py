@@ -48,7 +48,7 @@ def row(name, s, D, seeds):
         w1, c1, _ = timed(s, D, seeds, batches)
         w2, c2, table = timed(s, D, seeds, batches)
         last = table[table.step == s.T - 1].test_loss
-        finals.append(f"{last.mean():.4f} ± {last.sem():.4f}")
+        finals.append(f"{last.mean():.4f} ± {last.sem():.1e}")
         cells.append((w1, c1, w2, c2))
     (ew1, ec1, ew2, ec2), (sw1, sc1, sw2, sc2) = cells
     path = choose_path(sz, s.L if s.residual else s.L - 1, s.T)
