@@ -60,7 +60,7 @@ AUTODIFF_CASES = {
 def test_simulate_matches_autodiff_training(name):
     """Whole runs (scan over steps, vmap over seeds, fresh batches) in float32."""
     s = AUTODIFF_CASES[name]
-    fast = simulate(s, D=16, seeds=2, seed=3)
+    fast = simulate(s, D=16, seeds=2, seed=3, batches="explicit")  # the reference's batches
     slow = simulate(s, D=16, seeds=2, seed=3, step_fn=autodiff_step)
     assert not fast.diverged.any() and not slow.diverged.any()
     pd.testing.assert_frame_equal(fast[["seed", "step"]], slow[["seed", "step"]])
@@ -168,11 +168,16 @@ def test_step0_losses_closed_form_and_mean(onepass_table):
         W0 = np.random.default_rng(np.random.SeedSequence([seed, r]).spawn(6)[0])
         assert np.array_equal(params["W0"], W0.standard_normal((sz["N"], D), dtype=np.float32))
         beta_star = data["beta_star"]
-        X, y = jax.jit(batch_at, static_argnums=(2, 4))(data, 0, sz["P"], s.sigma, jnp.float32)
+        # the default one-pass batch: its sufficient statistics (sim/batches.py), whose
+        # residuals are Delta = |v| z / sqrt(D) + sigma eps
+        stats, _ = jax.jit(batch_at, static_argnums=(2, 4, 5))(data, 0, sz["P"], s.sigma,
+                                                               jnp.float32, "stats")
         beta = numpy_beta(params, s.gamma)
         v = np.asarray(beta_star, dtype=np.float64) - beta
         test = v @ v / D + s.sigma**2
-        train = np.mean((np.asarray(y, dtype=np.float64) - numpy_network(params, X, s.gamma)) ** 2)
+        delta = (np.sqrt(v @ v / D) * np.asarray(stats.z, np.float64)
+                 + np.asarray(stats.noise, np.float64))
+        train = np.mean(delta**2)
         row = table[table.seed == r].iloc[0]
         assert row.test_loss == pytest.approx(test, rel=1e-5)
         assert row.train_loss == pytest.approx(train, rel=1e-5)
@@ -355,7 +360,7 @@ def test_simulate_lowrank_matches_autodiff(name):
     jax.grad."""
     s = LOWRANK_CASES[name].replace(T=6)
     kw = dict(D=10, seeds=2, seed=4, dtype="float64")
-    low = simulate(s, method="lowrank", **kw)
+    low = simulate(s, method="lowrank", batches="explicit", **kw)  # the reference's batches
     slow = simulate(s, step_fn=_reference_step(s), **kw)
     assert not low.diverged.any()
     for other in (slow,):

@@ -24,11 +24,19 @@ keeps W_l(0) read-only, shared by the learning-rate grid, and carries the update
 (each step reads W_l(0) twice and writes one row per factor). :func:`choose_path` picks per
 run; ``simulate(..., method=...)`` forces one.
 
+A step reads its batch only through the pseudo-input a and the train loss
+(:func:`.batches.pseudo_input`): from the fixed training set (full batch), or under one-pass
+SGD from the batch's sufficient statistics (the default, ``batches="stats"``: 2 P C + D C
+normals per step, no P x D matrix, docs/bordelon25.md, section 1.6) or from an explicitly drawn
+batch (``batches="explicit"``, the same law; tests compare it with jax.grad step by step).
+
 Randomness: replicate r of base seed s draws its weights, teacher and training set on the host
-from numpy streams of ``SeedSequence([s, r])`` (one per array, :func:`streams`), and its
-one-pass batches inside the compiled loop from ``fold_in(key(s), r)``. The same seed gives the
-same teacher and data to every width and the same weights to every data size (common random
-numbers), and identical numbers on a rerun.
+from numpy streams of ``SeedSequence([s, r])`` (one per array, :func:`streams`). One-pass
+batches are drawn inside the compiled loop from ``fold_in(fold_in(key(s), r), t)`` at step t:
+by default not as matrices but as their sufficient statistics (:func:`.batches.draw_onepass`),
+so the two ``batches`` options give different (statistically equivalent) numbers. The same
+seed gives the same teacher and data to every width and the same weights to every data size
+(common random numbers), and identical numbers on a rerun.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from ...core.data import streams
 from ...core.train import check_dtype, precision, scan_frozen
 from ..conventions import DIVERGENCE_FACTOR, channel_mean_square, readout, update_scale
 from ..setting import Setting, spectrum
+from .batches import BATCHES, draw_onepass, pseudo_input
 from .lowrank import freeze, lowrank_start, lowrank_update, outer, write_pending
 from .residual import residual_step
 
@@ -122,12 +131,17 @@ def draw_batch(key, beta_star, P: int, sigma, dtype, sqrt_lam=None):
     return X, y
 
 
-def batch_at(data, t, P: int, sigma, dtype):
-    """The data used at step t: the fixed training set, or a fresh batch (one-pass SGD)."""
+def batch_at(data, t, P: int, sigma, dtype, batches: str = "explicit"):
+    """The batch (X, y) of step t: the fixed training set, or a fresh batch (one-pass SGD),
+    drawn as a matrix (``batches="explicit"``) or as its sufficient statistics
+    (``"stats"``: X a :class:`.batches.OnePass`, y None). Steps read it with
+    :func:`.batches.pseudo_input`."""
     if "X" in data:
         return data["X"], data["y"]
-    return draw_batch(jax.random.fold_in(data["key"], t), data["beta_star"], P, sigma, dtype,
-                      data.get("sqrt_lam"))
+    key = jax.random.fold_in(data["key"], t)
+    if batches == "stats":
+        return draw_onepass(key, data["beta_star"], P, sigma, dtype, data.get("sqrt_lam")), None
+    return draw_batch(key, data["beta_star"], P, sigma, dtype, data.get("sqrt_lam"))
 
 
 def scan_layers(f, init, Ws, reverse: bool = False):
@@ -172,15 +186,11 @@ def rank_one_step(params, X, y, eta0, gamma, branch=None):
     """One exact GD step. Returns (new params, train loss, beta before the step).
 
     Every step function shares this signature; ``branch`` (the residual branch multiplier)
-    is unused by the plain network.
+    is unused by the plain network. ``X, y``: a batch of :func:`batch_at`.
     """
-    D = params["W0"].shape[1]
-    P = X.shape[0]
     beta, g1, g_upper = end_to_end(params, gamma)
-    delta = y - X @ beta / np.sqrt(D)
-    a = np.sqrt(D) * (X.T @ delta) / P
-    return (rank_one_update(params, a, g1, g_upper, eta0, gamma), channel_mean_square(delta) / P,
-            beta)
+    a, train_l = pseudo_input(X, y, beta)
+    return rank_one_update(params, a, g1, g_upper, eta0, gamma), train_l, beta
 
 
 def rank_one_update(params, a, g1, g_upper, eta0, gamma):
@@ -210,16 +220,18 @@ def rank_one_update(params, a, g1, g_upper, eta0, gamma):
     }
 
 
-def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
+def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int,
+          batches: str = "explicit"):
     """The dense path: scan ``step_fn`` over T steps on the full weight matrices, freezing a
     run at the step its loss diverges.
 
     Returns per-step arrays (test_loss, train_loss, diverged); a diverged step reads inf.
+    ``batches``: how one-pass batches are drawn (:func:`batch_at`).
     """
     dtype = params["W0"].dtype
 
     def step(params, t):
-        X, y = batch_at(data, t, P, sigma, dtype)
+        X, y = batch_at(data, t, P, sigma, dtype, batches)
         new, train_l, beta = step_fn(params, X, y, eta0, gamma, branch)
         return new, (test_loss(beta, data["beta_star"], sigma, data.get("lam")), train_l)
 
@@ -228,7 +240,7 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int):
 
 
 def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: int,
-                  residual: bool):
+                  residual: bool, batches: str = "explicit"):
     """The low-rank path for all seeds x learning rates: arrays (S, E, T) as :func:`train`.
 
     ``mats`` and ``data`` have a leading seed axis, ``state`` (of :func:`.lowrank.lowrank_start`)
@@ -242,7 +254,7 @@ def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: 
     dtype = mats[0].dtype
 
     def one_run(mats, data, state, eta0, t):
-        X, y = batch_at(data, t, P, sigma, dtype)
+        X, y = batch_at(data, t, P, sigma, dtype, batches)
         new, train_l, beta = lowrank_update(mats, state, X, y, eta0, gamma, branch,
                                             residual=residual)
         return new, (test_loss(beta, data["beta_star"], sigma, data.get("lam")), train_l)
@@ -260,9 +272,10 @@ def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: 
     return tuple(jnp.moveaxis(x, 0, -1) for x in (test_l, train_l, diverged))
 
 
-@partial(jax.jit, static_argnames=("path", "step_fn", "residual", "P", "T", "seed_loop"))
+@partial(jax.jit, static_argnames=("path", "step_fn", "residual", "P", "T", "seed_loop",
+                                   "batches"))
 def run_grid(params, data, eta0s, gamma, sigma, branch, *, path="dense", step_fn=None,
-             residual=False, P, T, seed_loop="vmap"):
+             residual=False, P, T, seed_loop="vmap", batches="stats"):
     """All replicates x learning rates (eta0s) in one compiled call: arrays (S, E, T).
 
     ``params`` and ``data`` are :func:`init_replicates`' (a leading seed axis).
@@ -271,7 +284,8 @@ def run_grid(params, data, eta0s, gamma, sigma, branch, *, path="dense", step_fn
     (``residual`` picks the residual network), with the step loop outside the vmaps over
     seeds and grid (:func:`train_lowrank`). ``seed_loop`` (dense path only): "vmap" (seeds
     batched, the default) or "map" (seeds one after another, ``lax.map``), for measurements.
-    ``C``: number of outputs (rank-C updates).
+    ``C``: number of outputs (rank-C updates). ``batches``: how one-pass batches are drawn,
+    "stats" (sufficient statistics) or "explicit" (matrices), see :func:`batch_at`.
     """
     if path == "lowrank":
         mats, state = jax.vmap(partial(lowrank_start, T=T))(params)
@@ -279,13 +293,14 @@ def run_grid(params, data, eta0s, gamma, sigma, branch, *, path="dense", step_fn
         state = jax.tree_util.tree_map(
             lambda x: jnp.broadcast_to(x[:, None], (x.shape[0], E) + x.shape[1:]), state)
         return train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, T=T, P=P,
-                             residual=residual)
+                             residual=residual, batches=batches)
 
     def one_seed(seed_params_data):
         params, data = seed_params_data
 
         def one_eta(eta0):
-            return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P)
+            return train(step_fn, params, data, eta0, gamma, sigma, branch, T=T, P=P,
+                         batches=batches)
 
         return jax.vmap(one_eta)(eta0s)
 
@@ -358,8 +373,18 @@ def _check_grid(eta0_grid) -> np.ndarray:
     return grid
 
 
+def resolve_batches(batches, step_fn) -> str:
+    """``batches`` checked, None resolved: "explicit" when a ``step_fn`` is given (e.g. the
+    jax.grad reference, which needs the batch matrix), else "stats"."""
+    if batches is None:
+        return "stats" if step_fn is None else "explicit"
+    if batches not in BATCHES:
+        raise ValueError(f"batches={batches!r}: must be one of {BATCHES} (or None)")
+    return batches
+
+
 def grid_arguments(s: Setting, D: int, seeds: int, *, seed: int = 0, eta0_grid=None,
-                   dtype: str = "float32", step_fn=None, method: str = "auto"):
+                   dtype: str = "float32", step_fn=None, method: str = "auto", batches=None):
     """The validated (args, kwargs) of :func:`run_grid` for :func:`simulate`'s arguments.
 
     Call inside ``core.train.precision(dtype)``. Benchmarks use it to compile ahead of time
@@ -367,6 +392,7 @@ def grid_arguments(s: Setting, D: int, seeds: int, *, seed: int = 0, eta0_grid=N
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r}: must be one of {METHODS}")
+    batches = resolve_batches(batches, step_fn)
     if step_fn is not None and method == "lowrank":
         raise ValueError("step_fn is a dense step: it cannot run with method='lowrank'")
     seeds = _check_seeds(seeds)
@@ -388,6 +414,7 @@ def grid_arguments(s: Setting, D: int, seeds: int, *, seed: int = 0, eta0_grid=N
         path=path,
         step_fn=(step_for(s) if step_fn is None else step_fn) if path == "dense" else None,
         residual=s.residual, P=sizes["P"], T=s.T,
+        batches=batches if s.online else "explicit",  # (full batch: unused, one compilation)
     )
     return args, kwargs
 
@@ -402,6 +429,7 @@ def simulate(
     dtype: str = "float32",
     step_fn=None,
     method: str = "auto",
+    batches=None,
 ) -> pd.DataFrame:
     """Train finite networks of input dimension D and return a tidy table.
 
@@ -418,11 +446,15 @@ def simulate(
     numbers up to rounding. ``step_fn`` overrides the dense step (e.g. the autodiff
     reference) and implies the dense path. ``dtype`` "float64" runs in float64 (JAX's x64
     mode is switched on for this call only).
+
+    ``batches`` (one-pass SGD only): "stats" draws each batch as its sufficient statistics
+    (:mod:`.batches`, no P x D matrix), "explicit" as a matrix: the same law, different
+    numbers. None: "stats", or "explicit" when ``step_fn`` is given.
     """
     grid = _check_grid(s.eta0 if eta0_grid is None else eta0_grid)
     with precision(check_dtype(dtype)):
         args, kwargs = grid_arguments(s, D, seeds, seed=seed, eta0_grid=grid, dtype=dtype,
-                                      step_fn=step_fn, method=method)
+                                      step_fn=step_fn, method=method, batches=batches)
         test_l, train_l, diverged = run_grid(*args, **kwargs)
         test_l, train_l, diverged = (np.asarray(x) for x in (test_l, train_l, diverged))
     S, E, T = test_l.shape

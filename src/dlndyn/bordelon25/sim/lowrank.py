@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..conventions import channel_mean_square, readout, update_scale
+from ..conventions import readout, update_scale
+from .batches import pseudo_input
 
 
 def outer(u, v):
@@ -136,10 +137,9 @@ def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: boo
     that the buffers are never read after a write in the same step).
 
     Returns (new state, train loss, beta before the step). ``branch`` is the residual branch
-    multiplier (unused by the plain network).
+    multiplier (unused by the plain network); ``X, y`` a batch (:func:`.batches.pseudo_input`).
     """
     D = mats[0].shape[1]
-    P = X.shape[0]
     n_mid = len(mats) - 1
     U, V = state["U"], state["V"]
     sD = np.sqrt(D)
@@ -154,8 +154,7 @@ def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: boo
         gs.append(g)
     gs = gs[::-1]  # gs[0] = g^1, gs[l] = backward input of matrix l, gs[n_mid] = w
     beta = readout(D, state["w"].shape[0], gamma) * _mtv(mats[0], U[0], V[0], gs[0])
-    delta = y - X @ beta / sD
-    a = sD * (X.T @ delta) / P
+    a, train_l = pseudo_input(X, y, beta)
 
     # forward pass of the pseudo-input a: hs[l] = input of matrix l + 1
     h = _mv(mats[0], U[0], V[0], a) / sD
@@ -175,7 +174,7 @@ def lowrank_update(mats, state, X, y, eta0, gamma, branch=None, *, residual: boo
         + tuple(_rows(c_mid[l] * gs[l]) for l in range(1, n_mid + 1)),
         "v": (_rows(a),) + tuple(_rows(hs[l - 1]) for l in range(1, n_mid + 1)),
     }
-    return new, channel_mean_square(delta) / P, beta
+    return new, train_l, beta
 
 
 def freeze(ok, new, old, t):

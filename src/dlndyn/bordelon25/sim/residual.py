@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..conventions import channel_mean_square, readout, update_scale
+from ..conventions import readout, update_scale
+from .batches import pseudo_input
 from .lowrank import outer
 
 # ----------------------------------------------------------------------------------------
@@ -34,14 +35,13 @@ def residual_end_to_end(params, gamma, branch):
 def residual_step(params, X, y, eta0, gamma, branch):
     """One exact GD step of the residual network (same signature as ``rank_one_step``).
 
-    ``params["Ws"]`` holds the L branch matrices W^1..W^L. Returns (new params, train loss,
+    ``params["Ws"]`` holds the L branch matrices W^1..W^L; ``X, y`` a batch
+    (:func:`.batches.pseudo_input`). Returns (new params, train loss,
     beta before the step).
     """
     N, D = params["W0"].shape
-    P = X.shape[0]
     beta, g1, g_upper = residual_end_to_end(params, gamma, branch)
-    delta = y - X @ beta / np.sqrt(D)
-    a = np.sqrt(D) * (X.T @ delta) / P
+    a, train_l = pseudo_input(X, y, beta)
 
     def fwd(h, W):  # h^l_a -> h^{l+1}_a
         return h + branch * (W @ h) / np.sqrt(N), h
@@ -54,5 +54,5 @@ def residual_step(params, X, y, eta0, gamma, branch):
         "Ws": params["Ws"] + (c * branch / np.sqrt(N)) * jax.vmap(outer)(g_upper, h_lower),
         "w": params["w"] + c * h_last,
     }
-    return new, channel_mean_square(delta) / P, beta
+    return new, train_l, beta
 
