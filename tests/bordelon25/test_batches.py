@@ -93,7 +93,7 @@ def test_sampler_formula_is_exact_for_its_explicit_batch(x64, C, powerlaw, at_te
 # ----------------------------------------------------------------------------------------
 # (2) The same law as explicit batches
 # ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("C", [1, 2])
+@pytest.mark.parametrize("C", [1, 2, 7])  # 7 > D: more outputs than inputs
 @pytest.mark.parametrize("powerlaw", [False, True], ids=["isotropic", "powerlaw"])
 def test_moments_at_fixed_weights_match_explicit_batches(x64, C, powerlaw):
     """E[a], E[a a^T] (all entries, with C outputs over channels too) and E[train],

@@ -98,7 +98,8 @@ def onepass_pseudo_input(batch: OnePass, beta):
     scale = 1 if batch.sqrt_lam is None else batch.sqrt_lam[:, None]
     W = scale * mat(batch.beta_star - beta)
     Q = _basis(W)
-    z, g = mat(batch.z), mat(batch.g)
+    # Q has min(C, D) columns: with more outputs than inputs it spans the whole input space
+    z, g = mat(batch.z)[:, :Q.shape[1]], mat(batch.g)
     delta = z @ (Q.T @ W) / np.sqrt(D) + mat(batch.noise)
     S = _sqrt_psd(delta.T @ delta)
     xi_delta = Q @ (z.T @ delta) + (g - Q @ (Q.T @ g)) @ S
