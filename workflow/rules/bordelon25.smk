@@ -69,8 +69,8 @@ rule bordelon25_theory:
         b25_jobs.write_theory(params.job, output[0], log[0])
 
 
-# Long solves (about L T^3 > jobs.LONG_THEORY, e.g. Figure 10's T = 2000) in processes of their
-# own, so that they run in parallel.
+# Long solves (about L T^3 > jobs.LONG_THEORY, e.g. Figure 10's L = 3) in processes of their
+# own, so that they run in parallel; started first (priority) so that they do not end a build.
 # ------------------------------------------------------------------------------------------
 rule bordelon25_theory_long:
     input:
@@ -84,6 +84,7 @@ rule bordelon25_theory_long:
         f"{BENCH}/bordelon25/theory/long_{{key}}.tsv"
     params:
         job=lambda w: B25_PLAN.theory[f"long_{w.key}"],
+    priority: 10
     conda:
         "../../environment.yml"
     message:
