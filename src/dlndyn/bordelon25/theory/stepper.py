@@ -300,11 +300,13 @@ class PlainHidden:
         self.q, self.r = np.zeros(T), np.zeros(T)  # top layer: dh^L/dw0 (reduced), dg^L/dw0
 
     def backward_row(self, t: int, Ca: np.ndarray) -> None:
-        """Row t of R^_g and C_g of every layer, top-down (``Ca``: C_a, rows < t used)."""
+        """Row t of R^_g and C_g of every layer, top-down (``Ca``: C_a, rows < t used).
+
+        At gamma = 0 (g2 = 0) P = V = I and nothing of the forward phase reaches these rows:
+        each costs O(t) (C_g^l = prod rho, R^_g^l = const * Theta), not O(t^2).
+        """
         n = t + 1
         eta, g2, L = self.eta, self.g2, self.L
-        if g2 == 0.0:
-            return self._lazy_backward_row(t)
         P, Uh, Cg, Qh, V, Ch, q, r = self.P, self.Uh, self.Cg, self.Qh, self.V, self.Ch, \
             self.q, self.r
         for l in range(L - 1, -1, -1):
@@ -322,7 +324,8 @@ class PlainHidden:
             if top:
                 r[t] = 1.0 + g2 * (E_row @ q[:t])
             else:
-                V[l][t, :t] = g2 * _vec_tri(E_row, Qh[l], t)
+                if g2 > 0:  # else V = I (rows < t stay zero)
+                    V[l][t, :t] = g2 * _vec_tri(E_row, Qh[l], t)
                 V[l][t, t] = 1.0
             row = np.zeros(n)
             if g2 > 0 and t > 0:
@@ -332,30 +335,15 @@ class PlainHidden:
             if top:
                 row += r[t] * r[:n]
             else:
-                vr = V[l][t, :n]
-                row += self.rho[l] * _tri_vec(V[l], Cg[l + 1][:n, :n] @ vr, n)
+                if g2 > 0:
+                    vr = V[l][t, :n]
+                    row += self.rho[l] * _tri_vec(V[l], Cg[l + 1][:n, :n] @ vr, n)
+                else:  # V = I
+                    row += self.rho[l] * Cg[l + 1][t, :n]
             Cg[l][t, :n] = row
             Cg[l][:n, t] = row
         if self.Cg1 is not None:
             self.Cg1[t, :n] = self.Cg1[:n, t] = self.c1 * Cg[0][t, :n]
-
-    def _lazy_backward_row(self, t: int) -> None:
-        """Row t of the backward fields at gamma = 0 in O(L t): P = V = I, so nothing the
-        forward phase computes reaches them (C_g^l = prod rho, R^_g^l = const * Theta)."""
-        n, eta, L = t + 1, self.eta, self.L
-        for l in range(L - 1, -1, -1):
-            if l == L - 1:
-                self.Uh[l][t, :t] = eta
-                self.r[t] = 1.0
-                self.Cg[l][t, :n] = self.Cg[l][:n, t] = 1.0
-            else:
-                self.Uh[l][t, :t] = self.rho[l] * (self.Uh[l + 1][t, :t]
-                                                   + eta * self.Cg[l + 1][t, :t])
-                self.V[l][t, t] = 1.0
-                row = self.rho[l] * self.Cg[l + 1][t, :n]
-                self.Cg[l][t, :n] = self.Cg[l][:n, t] = row
-        if self.Cg1 is not None:
-            self.Cg1[t, :n] = self.Cg1[:n, t] = self.c1 * self.Cg[0][t, :n]
 
     def C_g1(self) -> np.ndarray:
         """Layer 1's backward correlation as weight space sees it: c1 C_g^1 (C_g^1 if c1 = 1)."""
