@@ -41,6 +41,7 @@ seed gives the same teacher and data to every width and the same weights to ever
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -104,7 +105,7 @@ def init_state(seed: int, replicate: int = 0, *, D: int, N: int, P: int, n_mid: 
         if spectrum is not None:
             X = X * data["sqrt_lam"]
         data["X"] = X
-        data["y"] = X @ beta_star / dtype.type(np.sqrt(D)) + dtype.type(sigma) * normal("eps", P, *out)
+        data["y"] = teacher_labels(X, beta_star, dtype.type(sigma) * normal("eps", P, *out))
     return params, data
 
 
@@ -126,9 +127,13 @@ def draw_batch(key, beta_star, P: int, sigma, dtype, sqrt_lam=None):
     X = jax.random.normal(k_x, (P, D), dtype)
     if sqrt_lam is not None:
         X = X * sqrt_lam
-    y = X @ beta_star / np.sqrt(D) + sigma * jax.random.normal(k_eps, (P,) + beta_star.shape[1:],
-                                                               dtype)
-    return X, y
+    noise = sigma * jax.random.normal(k_eps, (P,) + beta_star.shape[1:], dtype)
+    return X, teacher_labels(X, beta_star, noise)
+
+
+def teacher_labels(X, beta_star, noise):
+    """y = X beta* / sqrt(D) + noise (numpy or JAX arrays; keeps their dtype)."""
+    return X @ beta_star / math.sqrt(beta_star.shape[0]) + noise
 
 
 def batch_at(data, t, P: int, sigma, dtype, batches: str = "explicit"):
@@ -284,7 +289,7 @@ def run_grid(params, data, eta0s, gamma, sigma, branch, *, path="dense", step_fn
     (``residual`` picks the residual network), with the step loop outside the vmaps over
     seeds and grid (:func:`train_lowrank`). ``seed_loop`` (dense path only): "vmap" (seeds
     batched, the default) or "map" (seeds one after another, ``lax.map``), for measurements.
-    ``C``: number of outputs (rank-C updates). ``batches``: how one-pass batches are drawn,
+    ``batches``: how one-pass batches are drawn,
     "stats" (sufficient statistics) or "explicit" (matrices), see :func:`batch_at`.
     """
     if path == "lowrank":
