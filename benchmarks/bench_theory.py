@@ -14,7 +14,8 @@ relative difference of the two test-loss curves. Wall and CPU (process) seconds 
 recorded: on a shared machine the wall time includes waiting for a core.
 
     python benchmarks/bench_theory.py [--quick]     # --quick: skip the minutes-long Picard row
-    python benchmarks/bench_theory.py --profile [T]  # CPU split of the plain stepper, no file
+    python benchmarks/bench_theory.py --profile [T]  # CPU split of the plain stepper and its
+                                                     # bandwidth floor, no file
 
 Writes benchmarks/results/theory.md (machine, load averages, thread settings). ``--profile``
 times the plain row's stepper by phase (backward / weight-data / forward) and by triangular
@@ -191,6 +192,49 @@ def profile(T: int = 1000) -> None:
           f"(load {os.getloadavg()[0]:.1f}); the kernels are inside the phases")
     for key, sec in cpu.most_common():
         print(f"  {key:14s} {sec:7.2f} s  {100 * sec / total:5.1f} %  {calls[key]:7d} calls")
+    floor(s, total)
+
+
+def history_matrices(s: Setting) -> int:
+    """Number of T x T history matrices the plain stepper keeps for ``s`` (isotropic data)."""
+    from dlndyn.bordelon25.theory import stepper as st
+
+    T, count = s.T, 0
+    for obj in (st.WeightData(s, Modes.isotropic()), st.PlainHidden(s)):
+        for value in vars(obj).values():
+            for a in value if isinstance(value, list) else [value]:
+                if isinstance(a, np.ndarray) and a.shape[-2:] == (T, T):
+                    count += a.size // (T * T)
+    return count
+
+
+def floor(s: Setting, seconds: float) -> None:
+    """The bandwidth floor of the plain stepper: every history matrix read once per step.
+
+    Row t of every order parameter needs its O(t^2) past (section 4.5 of docs/bordelon25.md),
+    so a step reads at least the written lower half of each history matrix. At the matrix-vector
+    bandwidth measured here that is a lower bound for any implementation that keeps the
+    history in float64 memory; numpy's BLAS calls read each matrix about twice per step (symmetric
+    ones in full), since the products that use one matrix come in different phases of a step.
+    """
+    rng = np.random.default_rng(0)
+    mats = [rng.standard_normal((s.T, s.T)) for _ in range(16)]
+    x = rng.standard_normal(s.T)
+    best = np.inf
+    for _ in range(5):
+        w0 = time.perf_counter()
+        for A in mats:
+            A @ x
+        best = min(best, time.perf_counter() - w0)
+    bandwidth = len(mats) * s.T**2 * 8 / best
+    m = history_matrices(s)
+    half_bytes = sum((t + 1) ** 2 / 2 for t in range(s.T)) * 8
+    bound = m * half_bytes / bandwidth
+    print(f"bandwidth floor: {m} history matrices x (sum over steps of half of t^2 float64) = "
+          f"{m * half_bytes / 1e9:.1f} GB; matrix-vector products run at {bandwidth / 1e9:.1f} GB/s "
+          f"here ({s.T} x {s.T}), so one read of each per step takes >= {bound:.2f} s; "
+          f"the stepper took {seconds:.2f} s = {seconds * bandwidth / 1e9:.0f} GB at that rate, "
+          f"{seconds / bound:.1f} reads of every half-matrix per step")
 
 
 if __name__ == "__main__":
