@@ -19,6 +19,7 @@ properties:
   grid:
     oneOf:
       - {type: array, items: {type: number}}
+      - {type: number, exclusiveMinimum: 0}
       - type: object
         additionalProperties: false
         required: [min, max, num]
@@ -40,6 +41,9 @@ def test_validate_fills_defaults_and_names_keys(tmp_path):
     # a union reports the alternative that got furthest, naming the field and the rule
     with pytest.raises(config.ConfigError, match="'grid.num': 0 is less than the minimum"):
         config.validate({"grid": {"min": 1, "max": 2, "num": 0}}, path)
+    # ... and, at equal depth, the alternative whose type matched (a number, not a list)
+    with pytest.raises(config.ConfigError, match="'grid': -1 is less than or equal to the minimum"):
+        config.validate({"grid": -1}, path)
 
 
 def test_coerce_numbers_only_touches_numeric_strings():

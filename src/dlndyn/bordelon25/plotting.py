@@ -45,8 +45,8 @@ def _curves(design: pd.DataFrame, panel: str):
 
 
 def _power_law_guides(ax, design, th, panel):
-    """Dotted guides t^-b (lazy) and t^-2b/(1+b) (rich, b < 1) through each theory curve's
-    value at a tenth of its horizon (docs/bordelon25.md, section 7)."""
+    """Dotted guides t^-b (lazy) and t^-2b/(1+b) (rich, b < 1) through half of each theory
+    curve's value at a tenth of its horizon (docs/bordelon25.md, section 7)."""
     for _, curve, setting in design_curves(design, panel):
         t = th[(th.panel == panel) & (th.curve == curve)]
         t = t[np.isfinite(t.test_loss) & (t.step >= 1)]

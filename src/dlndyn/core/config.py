@@ -22,8 +22,10 @@ def _messages(error, prefix: tuple) -> list[str]:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return [f"config key '{key_path([*path, k])}' is not known" for k in extra]
     if error.validator in ("anyOf", "oneOf") and error.context:
-        # Report the alternative that got furthest (the deepest error), not the union.
-        best = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.message)))
+        # Report the alternative that got furthest, not the union: the deepest error, then one
+        # whose type matched (a number below its minimum, not "is not of type 'array'").
+        best = max(error.context, key=lambda e: (len(e.absolute_path), e.validator != "type",
+                                                 -len(e.message)))
         return _messages(best, prefix)
     return [f"config key '{key_path(path)}': {error.message}"]
 

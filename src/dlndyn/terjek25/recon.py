@@ -27,8 +27,9 @@ def grown_width(depth: int, base_width: int, base_depth: int, exponent: float) -
     Default p = 1 (width proportional to depth). Reason: at the EOC the finite-width corrections
     to the preactivation statistics grow with the depth-to-width ratio L/n (Roberts, Yaida & Hanin,
     *The Principles of Deep Learning Theory*, 2022), and with normalised updates of size eta each
-    layer moves its variance map off the EOC by O(eta^2 / n) (docs/terjek25.md, "nuP"), so the
-    drift accumulated over L layers is O(L eta^2 / n): a fixed L/n keeps both depth-independent.
+    layer moves its variance map off the EOC by O(eta^2 / n) (docs/terjek25.md, section 2.3), so
+    the drift accumulated over L layers is O(L eta^2 / n): a fixed L/n keeps both
+    depth-independent.
     Every hidden layer of a net gets the same width (the abstract says "growing hidden layer sizes
     depthwise"; whether the width also varies within a net is not known).
     """

@@ -1,5 +1,5 @@
-"""Training with per-step instrumentation, in JAX (docs/terjek25.md, "Training" and
-"Instrumentation").
+"""Training with per-step instrumentation, in JAX (docs/terjek25.md, sections 2.3
+"Parameterizations and updates" and 2.5 "Instrumentation").
 
 :func:`train` runs full-batch GD or minibatch SGD as one jitted ``lax.scan`` and returns two tidy
 tables: one row per step (step, loss, eta, sharpness, diverged) and one row per step and layer

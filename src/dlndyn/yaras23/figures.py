@@ -1,6 +1,6 @@
 """One computation per figure: a figure's config block -> named tidy tables.
 
-The rule ``yaras23_compute`` calls :func:`compute` and writes each table to
+The rules ``yaras23_compute_<kind>`` call :func:`compute` and write each table to
 ``{results}/yaras23/<fig>/<name>.parquet``; the plot job reads them back (restyling a figure
 reruns nothing). Which tables a figure writes is :data:`TABLES`. Imports JAX lazily (through
 :mod:`.api`), so listing the tables costs nothing.

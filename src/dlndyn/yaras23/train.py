@@ -1,6 +1,6 @@
 """Full-batch gradient descent for deep (linear) networks in JAX, float64.
 
-Three drivers share one update rule (docs/yaras23.md, section "Training"):
+Two drivers share one update rule (docs/yaras23.md, section "Training"):
 
 * :func:`trajectory`: a fixed number of steps under ``lax.scan``, every iterate kept (F1-F4);
 * :class:`Runner`: blocks of ``block`` steps under ``lax.fori_loop``, compiled ahead of time,

@@ -15,8 +15,8 @@ over the grid with W_l(0) unbatched, their matrix-vector products with W_l(0) be
 matrix-matrix product, and the data products X beta, X^T delta one product each too.
 
 The factor products cost O(T (rows + cols)) per matrix and run (the buffers hold all T rows
-from the start), against O(rows cols) for a dense step: past T ~ N the dense form is cheaper
-again, and :func:`dlndyn.bordelon25.sim.engine.choose_path` picks per run.
+from the start), against O(rows cols) for a dense step: past T ~ N/2 (``engine.CROSSOVER``) the
+dense form is cheaper again, and :func:`dlndyn.bordelon25.sim.engine.choose_path` picks per run.
 
 With C outputs (docs/bordelon25.md, section 11) a step adds a rank-C term: C rows per factor and
 step (buffers of T C rows), the pending rows (C, rows) and (C, cols); vectors of the step carry a
