@@ -4,7 +4,8 @@ A figure has panels; a panel varies one or more Setting fields over values (a gr
 the figure's ``base`` setting and the panel's ``set`` overrides. Each grid point is a *run*
 (one curve). A run needs a simulation job (finite D over seeds) and, where a theory exists, a
 theory job (the DMFT); theory-only runs have no simulation. Jobs are keyed by what they
-compute (:mod:`.jobs`), so runs that share a computation share the job. ``lr_sweep`` panels run each curve over an eta0 grid (one compiled call).
+compute (:mod:`.jobs`), so runs that share a computation share the job. ``lr_sweep`` panels
+run each curve over an eta0 grid (one compiled call).
 
 Panel kinds are a registry (:data:`KINDS`): whether the kind is simulated and which summary
 tables it writes; :mod:`.plotting` registers how each kind draws under the same names.

@@ -225,8 +225,7 @@ def rank_one_update(params, a, g1, g_upper, eta0, gamma):
     }
 
 
-def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int,
-          batches: str = "explicit"):
+def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int, batches: str):
     """The dense path: scan ``step_fn`` over T steps on the full weight matrices, freezing a
     run at the step its loss diverges.
 
@@ -245,7 +244,7 @@ def train(step_fn, params, data, eta0, gamma, sigma, branch, *, T: int, P: int,
 
 
 def train_lowrank(mats, state, data, eta0s, gamma, sigma, branch, *, T: int, P: int,
-                  residual: bool, batches: str = "explicit"):
+                  residual: bool, batches: str):
     """The low-rank path for all seeds x learning rates: arrays (S, E, T) as :func:`train`.
 
     ``mats`` and ``data`` have a leading seed axis, ``state`` (of :func:`.lowrank.lowrank_start`)
